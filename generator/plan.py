@@ -1,0 +1,12 @@
+"""`mlops-forge plan` (placeholder until its issue lands)."""
+
+import argparse
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser("plan", help="not yet available")
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    raise NotImplementedError("plan")
