@@ -1,0 +1,78 @@
+"""Training compute: a CPU cluster that scales to zero, an optional GPU cluster, a dev instance."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pulumi
+from pulumi_azure_native import machinelearningservices as ml
+
+from stacks.config import EnvironmentSettings
+
+
+@dataclass(frozen=True, kw_only=True)
+class ComputeArgs:
+    settings: EnvironmentSettings
+    resource_group_name: pulumi.Input[str]
+    workspace_name: pulumi.Input[str]
+
+
+class MlCompute(pulumi.ComponentResource):
+    """Clusters scale to zero when idle; prod nodes get no public IP and no SSH."""
+
+    def __init__(self, name: str, args: ComputeArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("mlopsforge:compute:MlCompute", name, None, opts)
+        s, p, names = args.settings, args.settings.profile, args.settings.names
+        self._args = args
+
+        self.cpu_cluster = self._cluster(f"{name}-cpu", names.cpu_cluster, p.cpu_vm_size, p.cpu_max_nodes)
+        self.gpu_cluster = (
+            self._cluster(f"{name}-gpu", names.gpu_cluster, s.gpu_vm_size, p.gpu_max_nodes) if s.gpu else None
+        )
+        self.instance = None
+        # Personal compute instances are a development convenience, never in strict environments.
+        if p.compute_instance and not p.strict:
+            self.instance = ml.Compute(
+                f"{name}-instance",
+                compute_name=names.compute_instance,
+                resource_group_name=args.resource_group_name,
+                workspace_name=args.workspace_name,
+                location=s.location,
+                properties=ml.ComputeInstanceArgs(
+                    compute_type="ComputeInstance",
+                    properties=ml.ComputeInstancePropertiesArgs(
+                        vm_size=p.compute_instance_vm_size,
+                        idle_time_before_shutdown=f"PT{p.compute_instance_idle_minutes}M",
+                        enable_node_public_ip=not p.private_network,
+                    ),
+                ),
+                opts=pulumi.ResourceOptions(parent=self),
+            )
+        self.register_outputs({"cpuCluster": self.cpu_cluster.name})
+
+    def _cluster(self, logical_name: str, compute_name: str, vm_size: str, max_nodes: int) -> ml.Compute:
+        s, p = self._args.settings, self._args.settings.profile
+        return ml.Compute(
+            logical_name,
+            compute_name=compute_name,
+            resource_group_name=self._args.resource_group_name,
+            workspace_name=self._args.workspace_name,
+            location=s.location,
+            identity=ml.ManagedServiceIdentityArgs(type="SystemAssigned"),
+            properties=ml.AmlComputeArgs(
+                compute_type="AmlCompute",
+                properties=ml.AmlComputePropertiesArgs(
+                    vm_size=vm_size,
+                    vm_priority=p.cpu_vm_priority,
+                    os_type="Linux",
+                    scale_settings=ml.ScaleSettingsArgs(
+                        min_node_count=0,
+                        max_node_count=max_nodes,
+                        node_idle_time_before_scale_down=f"PT{p.idle_scale_down_minutes}M",
+                    ),
+                    enable_node_public_ip=not p.private_network,
+                    remote_login_port_public_access="Disabled" if p.strict else "NotSpecified",
+                ),
+            ),
+            opts=pulumi.ResourceOptions(parent=self),
+        )

@@ -1,0 +1,211 @@
+"""Stack configuration → a frozen `EnvironmentSettings` the components take as plain values.
+
+Only the thin Pulumi program calls `settings_from_config`; components never read config. Keys
+live in the `forge` namespace of `Pulumi.<env>.yaml` (see docs/contracts.md). Every value is
+type-checked here so a mistake surfaces as one `ConfigError` naming the key.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from stacks import naming
+from stacks.profiles import FIELD_TYPES, Profile, get_profile
+
+REGISTRY_ID_PATTERN = re.compile(
+    r"^/subscriptions/[0-9a-fA-F-]{36}/resourceGroups/[^/]+/providers/"
+    r"Microsoft\.MachineLearningServices/registries/[^/]+$"
+)
+EMAIL_PATTERN = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+GITHUB_REPOSITORY_PATTERN = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9-]*)/[A-Za-z0-9._-]+$")
+NAMESPACE = "forge"
+
+
+class ConfigError(ValueError):
+    """A configuration value that is missing or of the wrong type; `key` is the full config key."""
+
+    def __init__(self, key: str, message: str) -> None:
+        super().__init__(f"{key}: {message}")
+        self.key = key
+        self.reason = message
+
+
+class ConfigSource(Protocol):
+    """What `pulumi.Config` offers; tests may pass any object with `get`."""
+
+    def get(self, key: str) -> str | None: ...
+
+
+@dataclass(frozen=True, kw_only=True)
+class EnvironmentSettings:
+    project: str
+    environment: str
+    location: str
+    github_repository: str
+    template_version: str
+    profile: Profile
+    alert_emails: tuple[str, ...]
+    alert_webhook: str | None = None
+    monthly_budget_usd: float
+    gpu: bool = False
+    gpu_vm_size: str = "Standard_NC4as_T4_v3"
+    registry_mode: str = "create"
+    registry_id: str | None = None
+    registry_host: bool = False
+    budget_start_date: str | None = None
+    extra_tags: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def names(self) -> naming.Names:
+        return naming.Names(self.project, self.environment, seed=self.github_repository)
+
+    @property
+    def tags(self) -> dict[str, str]:
+        return {
+            "project": self.project,
+            "environment": self.environment,
+            "managed-by": "pulumi/mlops-forge",
+            "template-version": self.template_version,
+            # Policies read this to decide whether a rule is mandatory or advisory here.
+            "security-baseline": "strict" if self.profile.strict else "relaxed",
+            **self.extra_tags,
+        }
+
+
+def _camel(snake: str) -> str:
+    head, *rest = snake.split("_")
+    return head + "".join(part.title() for part in rest)
+
+
+def _parse(key: str, raw: str, kind: type) -> Any:
+    """Parse one raw config string (Pulumi passes YAML scalars as strings, lists as JSON)."""
+    text = raw.strip()
+    if kind is bool:
+        if text.lower() in ("true", "false"):
+            return text.lower() == "true"
+        raise ConfigError(key, f"expected true or false, got {raw!r}")
+    if kind is int:
+        try:
+            return int(text)
+        except ValueError:
+            raise ConfigError(key, f"expected a whole number, got {raw!r}") from None
+    if kind is float:
+        try:
+            return float(text)
+        except ValueError:
+            raise ConfigError(key, f"expected a number, got {raw!r}") from None
+    if kind is list:
+        try:
+            value = json.loads(text)
+        except json.JSONDecodeError:
+            value = None
+        if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+            raise ConfigError(key, f"expected a list of strings, got {raw!r}")
+        return value
+    if text.startswith(("{", "[")):
+        raise ConfigError(key, f"expected a single text value, got {raw!r}")
+    return raw
+
+
+class _Reader:
+    def __init__(self, config: ConfigSource) -> None:
+        self._config = config
+
+    def get(self, name: str, kind: type = str, default: Any = None, *, required: bool = False) -> Any:
+        raw = self._config.get(name)
+        key = f"{NAMESPACE}:{name}"
+        if raw is None or raw == "":
+            if required:
+                raise ConfigError(key, "is required but not set")
+            return default
+        return _parse(key, str(raw), kind)
+
+
+def settings_from_config(
+    config: ConfigSource, environment: str, location: str | None = None
+) -> EnvironmentSettings:
+    """Read and check the `forge:` keys of one stack.
+
+    `config` is `pulumi.Config("forge")`; `location` defaults to `azure-native:location`.
+    """
+    read = _Reader(config)
+    key = f"{NAMESPACE}:"
+
+    try:
+        naming.check_environment(environment)
+    except naming.NamingError as exc:
+        raise ConfigError("stack name", str(exc)) from None
+    project = read.get("project", required=True)
+    try:
+        naming.check_project(project)
+    except naming.NamingError as exc:
+        raise ConfigError(key + "project", str(exc)) from None
+
+    if location is None:
+        import pulumi  # only the program path needs the SDK's view of provider config
+
+        location = pulumi.Config("azure-native").get("location")
+    if not location:
+        raise ConfigError("azure-native:location", "is required but not set")
+
+    repository = read.get("githubRepository", required=True)
+    if not GITHUB_REPOSITORY_PATTERN.fullmatch(repository):
+        raise ConfigError(key + "githubRepository", f"expected 'org/repo', got {repository!r}")
+
+    emails = tuple(read.get("alertEmails", list, default=[]))
+    for email in emails:
+        if not EMAIL_PATTERN.fullmatch(email):
+            raise ConfigError(key + "alertEmails", f"{email!r} is not an e-mail address")
+    webhook = read.get("alertWebhook")
+    if webhook is not None and not webhook.startswith("https://"):
+        raise ConfigError(key + "alertWebhook", "must be an https:// URL")
+
+    budget = read.get("monthlyBudgetUsd", float, default=100.0)
+    if budget <= 0:
+        raise ConfigError(key + "monthlyBudgetUsd", f"must be positive, got {budget}")
+
+    registry_mode = read.get("registry", default="create")
+    if registry_mode not in ("create", "existing"):
+        raise ConfigError(key + "registry", f"expected 'create' or 'existing', got {registry_mode!r}")
+    registry_id = read.get("registryId")
+    if registry_mode == "existing" and (not registry_id or not REGISTRY_ID_PATTERN.fullmatch(registry_id)):
+        raise ConfigError(
+            key + "registryId",
+            "registry 'existing' needs the registry's resource ID: /subscriptions/<id>/resourceGroups/"
+            f"<group>/providers/Microsoft.MachineLearningServices/registries/<name>, got {registry_id!r}",
+        )
+
+    profile_name = read.get("profile", default=environment)
+    try:
+        profile = get_profile(profile_name)
+    except KeyError as exc:
+        raise ConfigError(key + "profile", f"{exc.args[0]}; set forge:profile for this environment") from None
+    overrides = {}
+    for name, kind in FIELD_TYPES.items():
+        if name in ("name", "strict"):
+            continue
+        value = read.get(_camel(name), kind)
+        if value is not None:
+            overrides[name] = value
+    profile = profile.with_overrides(**overrides)
+
+    return EnvironmentSettings(
+        project=project,
+        environment=environment,
+        location=location,
+        github_repository=repository,
+        template_version=read.get("templateVersion", default="unversioned"),
+        profile=profile,
+        alert_emails=emails,
+        alert_webhook=webhook,
+        monthly_budget_usd=budget,
+        gpu=read.get("gpu", bool, default=False),
+        gpu_vm_size=read.get("gpuVmSize", default="Standard_NC4as_T4_v3"),
+        registry_mode=registry_mode,
+        registry_id=registry_id,
+        registry_host=read.get("registryHost", bool, default=False),
+        budget_start_date=read.get("budgetStartDate"),
+    )

@@ -1,0 +1,191 @@
+"""Run a Pulumi program offline, once per stack, and return what `pulumi up` would create.
+
+No Pulumi CLI, no credentials, no network: the program runs in-process against the SDK's mock
+runtime (`AzureMocks`), with the stack's `Pulumi.<env>.yaml` loaded as its configuration. Each
+run gets a fresh context, so several stacks can be planned in one process.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import json
+import runpy
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from stacks.testing.mocks import AzureMocks, RecordingMonitor
+
+
+class ProgramError(Exception):
+    """The program or its stack files cannot be used; `path` and `key` say where."""
+
+    def __init__(self, message: str, path: Path | None = None, key: str | None = None) -> None:
+        where = str(path) if path else ""
+        if key:
+            where = f"{where} [{key}]" if where else key
+        super().__init__(f"{where}: {message}" if where else message)
+        self.path, self.key, self.reason = path, key, message
+
+
+@dataclass(frozen=True)
+class PlannedResource:
+    type: str
+    name: str
+    parent: str | None
+    properties: dict[str, Any]
+    custom: bool = True
+
+    def to_json(self) -> dict[str, Any]:
+        return {"type": self.type, "name": self.name, "parent": self.parent, "properties": self.properties}
+
+
+@dataclass
+class Plan:
+    project: str
+    environment: str
+    resources: list[PlannedResource] = field(default_factory=list)
+
+    def of_type(self, token: str) -> list[PlannedResource]:
+        return [r for r in self.resources if r.type == token]
+
+    def named(self, name: str) -> PlannedResource:
+        matches = [r for r in self.resources if r.name == name]
+        if len(matches) != 1:
+            raise KeyError(f"{len(matches)} resources named {name!r} in the {self.environment} plan")
+        return matches[0]
+
+
+def stack_files(program_dir: Path) -> dict[str, Path]:
+    """Environment name → `Pulumi.<env>.yaml` for every stack file in `program_dir`."""
+    found = {}
+    for path in sorted(program_dir.glob("Pulumi.*.yaml")):
+        env = path.name[len("Pulumi.") : -len(".yaml")]
+        if env:
+            found[env] = path
+    return found
+
+
+def _load_yaml(path: Path) -> dict[str, Any]:
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ProgramError("file not found", path) from None
+    except yaml.YAMLError as exc:
+        raise ProgramError(f"not valid YAML ({exc})", path) from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ProgramError("expected a mapping at the top level", path)
+    return data
+
+
+def read_project(program_dir: Path) -> tuple[str, Path]:
+    """The project name and the program's entry file, from `Pulumi.yaml`."""
+    project_file = program_dir / "Pulumi.yaml"
+    data = _load_yaml(project_file)
+    name = data.get("name")
+    if not isinstance(name, str) or not name:
+        raise ProgramError("needs a 'name'", project_file, "name")
+    runtime = data.get("runtime")
+    runtime_name = runtime.get("name") if isinstance(runtime, dict) else runtime
+    if runtime_name != "python":
+        raise ProgramError(
+            f"runtime must be python to plan offline, got {runtime_name!r}", project_file, "runtime"
+        )
+    main = program_dir / str(data.get("main", "."))
+    entry = main / "__main__.py" if main.is_dir() else main
+    if not entry.is_file():
+        raise ProgramError("the program's entry file does not exist", entry)
+    return name, entry
+
+
+def _config_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, dict) and set(value) == {"secure"}:
+        return "[secret]"
+    if isinstance(value, (dict, list)):
+        return json.dumps(value)
+    return "" if value is None else str(value)
+
+
+def read_stack_config(project: str, stack_file: Path) -> dict[str, str]:
+    """`Pulumi.<env>.yaml`'s config as the flat `namespace:key → string` map the SDK expects."""
+    config = _load_yaml(stack_file).get("config") or {}
+    if not isinstance(config, dict):
+        raise ProgramError("'config' must be a mapping", stack_file, "config")
+    return {
+        (key if ":" in key else f"{project}:{key}"): _config_value(value) for key, value in config.items()
+    }
+
+
+def _run(entry: Path, project: str, environment: str, config: dict[str, str]) -> list:
+    import pulumi
+    from pulumi.runtime.stack import wait_for_rpcs
+
+    loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)
+    monitor = RecordingMonitor(AzureMocks())
+    try:
+        pulumi.runtime.set_all_config(config)
+        pulumi.runtime.set_mocks(
+            monitor.mocks, project=project, stack=environment, preview=True, monitor=monitor
+        )
+        sys.path.insert(0, str(entry.parent))
+        try:
+            runpy.run_path(str(entry), run_name="__main__")
+        finally:
+            sys.path.remove(str(entry.parent))
+        loop.run_until_complete(wait_for_rpcs())
+    finally:
+        asyncio.set_event_loop(None)
+        loop.close()
+    return monitor.registrations
+
+
+def plan_program(program_dir: str | Path, environment: str) -> Plan:
+    """Run the program in `program_dir` for stack `environment` with mocks; return its plan."""
+    program_dir = Path(program_dir)
+    if not program_dir.is_dir():
+        raise ProgramError("program directory not found", program_dir)
+    project, entry = read_project(program_dir)
+    stack_file = program_dir / f"Pulumi.{environment}.yaml"
+    if not stack_file.is_file():
+        raise ProgramError(f"no stack file for environment {environment!r}", stack_file)
+    config = read_stack_config(project, stack_file)
+    # A fresh context per run: the SDK keeps its settings in context variables.
+    registrations = contextvars.Context().run(_run, entry, project, environment, config)
+    resources = [PlannedResource(r.type, r.name, r.parent, _tidy(r.inputs), r.custom) for r in registrations]
+    return Plan(project=project, environment=environment, resources=_tree_order(resources))
+
+
+def _tidy(value: Any) -> Any:
+    """Whole numbers arrive as floats (protobuf numbers are doubles); show them as integers."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, dict):
+        return {k: _tidy(v) for k, v in sorted(value.items())}
+    if isinstance(value, list):
+        return [_tidy(v) for v in value]
+    return value
+
+
+def _tree_order(resources: list[PlannedResource]) -> list[PlannedResource]:
+    """Parents before children, siblings by name: registration order varies between runs."""
+    children: dict[str | None, list[PlannedResource]] = {}
+    for resource in resources:
+        children.setdefault(resource.parent, []).append(resource)
+    ordered: list[PlannedResource] = []
+
+    def visit(parent: str | None) -> None:
+        for resource in sorted(children.get(parent, []), key=lambda r: r.name):
+            ordered.append(resource)
+            visit(resource.name)
+
+    visit(None)
+    return ordered
