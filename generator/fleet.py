@@ -1,12 +1,178 @@
-"""`mlops-forge fleet` (placeholder until its issue lands)."""
+"""`mlops-forge fleet status|update`: many generated projects, one template version change.
+
+The command checks its flags (bad combinations are refused before any repository is touched),
+turns them into frozen settings and hands them to the library modules `generator.fleet_*`.
+Summary on stdout, progress on stderr. See docs/fleet.md.
+"""
+
+from __future__ import annotations
 
 import argparse
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from generator.errors import UserError
+from generator.fleet_github import DEFAULT_API_URL, GitHubSettings
+from generator.fleet_progress import make_progress
+from generator.fleet_report import status_json, status_table, update_summary, write_report
+from generator.fleet_run import status_fleet, update_fleet
+from generator.fleet_targets import Target, read_targets
+from generator.fleet_update import UpdateSettings
+
+DEFAULT_BRANCH = "template-update/{version}"
+EXIT_INTERRUPTED = 130
+
+
+def _jobs(value: str) -> int:
+    try:
+        jobs = int(value)
+    except ValueError:
+        jobs = 0
+    if jobs < 1:
+        raise argparse.ArgumentTypeError(f"must be a whole number of at least 1, not {value!r}")
+    return jobs
+
+
+def _add_common(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("targets", nargs="*", metavar="TARGET", help="a project checkout (path) or git URL")
+    parser.add_argument(
+        "--from", dest="from_file", type=Path, metavar="FILE", help="read targets, one per line"
+    )
+    parser.add_argument(
+        "--jobs",
+        type=_jobs,
+        default=os.cpu_count() or 1,
+        metavar="N",
+        help="repositories at once (default: CPUs)",
+    )
+    parser.add_argument(
+        "--template", metavar="SRC", help="fetch the template from SRC instead of each _src_path"
+    )
+    parser.add_argument(
+        "--workdir",
+        type=Path,
+        metavar="DIR",
+        help="keep clones of URL targets here (default: a temporary dir)",
+    )
+    parser.add_argument(
+        "--remote", default="origin", metavar="NAME", help="git remote to use (default: origin)"
+    )
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser("fleet", help="not yet available")
+    parser = subparsers.add_parser(
+        "fleet", help="status and template updates of many generated projects", description=__doc__
+    )
+    actions = parser.add_subparsers(dest="fleet_command", required=True, metavar="ACTION")
+
+    status = actions.add_parser("status", help="template version and state of each project")
+    _add_common(status)
+    status.add_argument("--format", choices=("table", "json"), default="table")
+    status.set_defaults(action=run_status)
+
+    update = actions.add_parser("update", help="update each project to a template version on a new branch")
+    _add_common(update)
+    update.add_argument("--to", metavar="REF", help="template version (tag) to update to (default: latest)")
+    update.add_argument("--dry-run", action="store_true", help="show what would change; touch nothing")
+    update.add_argument(
+        "--branch", default=DEFAULT_BRANCH, metavar="NAME", help="update branch; {version} is the new version"
+    )
+    update.add_argument("--push", action="store_true", help="push the branch to the remote")
+    update.add_argument(
+        "--pr", action="store_true", help="open or update a GitHub pull request (needs --push)"
+    )
+    update.add_argument(
+        "--github-api-url",
+        default=os.environ.get("GITHUB_API_URL") or DEFAULT_API_URL,
+        metavar="URL",
+        help="GitHub REST API base (default: $GITHUB_API_URL or api.github.com)",
+    )
+    update.add_argument("--report", type=Path, metavar="FILE", help="write a JSON report")
+    update.add_argument("--trust", action="store_true", help="allow templates with tasks or migrations")
+    update.set_defaults(action=run_update)
     parser.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    raise NotImplementedError("fleet")
+    return args.action(args)
+
+
+def _check_branch(template: str) -> None:
+    try:
+        sample = template.format(version="v1.0.0")
+    except (KeyError, IndexError, ValueError) as exc:
+        raise UserError(f"--branch {template!r}: the only placeholder is {{version}}") from exc
+    check = subprocess.run(["git", "check-ref-format", "--branch", sample], capture_output=True, check=False)
+    if check.returncode != 0:
+        raise UserError(f"--branch {template!r} is not a valid git branch name")
+
+
+def update_settings(args: argparse.Namespace, targets: list[Target]) -> UpdateSettings:
+    """Check the flags of `fleet update` together and turn them into settings."""
+    if args.dry_run and (args.push or args.pr):
+        raise UserError("--dry-run touches nothing: drop --push and --pr, or drop --dry-run")
+    if args.pr and not args.push:
+        raise UserError("--pr opens a pull request for a pushed branch: add --push")
+    github = None
+    if args.pr:
+        token = os.environ.get("GITHUB_TOKEN", "")
+        if not token:
+            raise UserError("--pr needs a GitHub token in GITHUB_TOKEN")
+        github = GitHubSettings(api_url=args.github_api_url, token=token)
+    _check_branch(args.branch)
+    if args.report is not None and not args.report.resolve().parent.is_dir():
+        raise UserError(f"--report {args.report}: directory {args.report.parent} does not exist")
+    urls = [t.spec for t in targets if t.is_url]
+    if urls and not (args.dry_run or args.push or args.workdir):
+        raise UserError(
+            f"{urls[0]} is a URL: its update branch would exist only in a temporary clone; "
+            "add --push, --workdir DIR or --dry-run"
+        )
+    return UpdateSettings(
+        to=args.to,
+        template=args.template,
+        branch=args.branch,
+        dry_run=args.dry_run,
+        push=args.push,
+        github=github,
+        remote=args.remote,
+        trust=args.trust,
+    )
+
+
+def run_update(args: argparse.Namespace) -> int:
+    targets = read_targets(args.targets, args.from_file)
+    settings = update_settings(args, targets)
+    title = "fleet update (dry run)" if settings.dry_run else "fleet update"
+    progress = make_progress(sys.stderr, len(targets), title)
+    run = update_fleet(targets, settings, jobs=args.jobs, workdir=args.workdir, progress=progress)
+    print(update_summary(run.results, dry_run=settings.dry_run, elapsed=run.seconds))
+    if args.report is not None:
+        templates = sorted({r.template for r in run.results if r.template})
+        versions = sorted({r.to_version for r in run.results if r.to_version})
+        template = settings.template or ", ".join(templates)
+        to = settings.to or ", ".join(versions) or "latest"
+        write_report(args.report, template, to, run.results, dry_run=settings.dry_run)
+    if run.interrupted:
+        print("mlops-forge fleet update: interrupted; run the same command again to finish", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    return 1 if any(r.outcome.needs_a_human for r in run.results) else 0
+
+
+def run_status(args: argparse.Namespace) -> int:
+    targets = read_targets(args.targets, args.from_file)
+    progress = make_progress(sys.stderr, len(targets), "fleet status")
+    run = status_fleet(
+        targets,
+        template=args.template,
+        remote=args.remote,
+        jobs=args.jobs,
+        workdir=args.workdir,
+        progress=progress,
+    )
+    print(status_json(run.results) if args.format == "json" else status_table(run.results))
+    if run.interrupted:
+        return EXIT_INTERRUPTED
+    return 1 if any(r.state in {"error", "not-a-project"} for r in run.results) else 0

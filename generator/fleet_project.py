@@ -1,0 +1,77 @@
+"""A generated project as the fleet sees it: its answers file on the default branch."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+
+from generator.fleet_git import (
+    ANSWERS_FILE,
+    branch_exists,
+    commit_of,
+    default_branch,
+    is_repository,
+    show_file,
+)
+from generator.fleet_targets import Target
+
+
+class ProjectProblem(Exception):
+    """The repository cannot be treated as a generated project; `not_a_project` when it simply isn't one."""
+
+    def __init__(self, message: str, *, not_a_project: bool = False) -> None:
+        super().__init__(message)
+        self.not_a_project = not_a_project
+
+
+@dataclass(frozen=True)
+class Project:
+    repo: Path
+    base_branch: str  # the default branch updates start from
+    base: str  # its commit
+    src_path: str  # `_src_path` of the answers file
+    version: str  # `_commit` of the answers file
+
+
+def read_project(target: Target, repo: Path, remote: str) -> Project:
+    """The project on `repo`'s default branch: `<remote>/HEAD`, else the branch checked out.
+
+    A local target starts from its local default branch (the remote's when there is no local
+    one); a cloned URL target from the remote's.
+    """
+    if not target.is_url and not repo.is_dir():
+        raise ProjectProblem(f"no such directory: {repo}")
+    if not is_repository(repo):
+        if (repo / ANSWERS_FILE).exists():
+            raise ProjectProblem("not a git repository: copier updates only git-tracked projects")
+        raise ProjectProblem(f"no {ANSWERS_FILE}", not_a_project=True)
+    branch = default_branch(repo, remote)
+    if branch is None:
+        raise ProjectProblem(f"cannot tell the default branch: HEAD is detached and {remote}/HEAD is unset")
+    local_ref = f"refs/heads/{branch}"
+    base_ref = local_ref if not target.is_url and branch_exists(repo, local_ref) else f"{remote}/{branch}"
+    base = commit_of(repo, base_ref)
+    if base is None:
+        raise ProjectProblem(f"default branch {branch} has no commits")
+    text = show_file(repo, base, ANSWERS_FILE)
+    if text is None:
+        raise ProjectProblem(f"no {ANSWERS_FILE} on {branch}", not_a_project=True)
+    try:
+        answers = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise ProjectProblem(f"{ANSWERS_FILE} is not valid YAML: {exc}") from exc
+    if not isinstance(answers, dict) or not answers.get("_src_path") or not answers.get("_commit"):
+        raise ProjectProblem(f"{ANSWERS_FILE} has no _src_path or _commit: was it written by copier?")
+    return Project(repo, branch, base, str(answers["_src_path"]), str(answers["_commit"]))
+
+
+def recorded_version(repo: Path, commit: str) -> str | None:
+    """`_commit` of the answers file at `commit`, or None."""
+    try:
+        answers = yaml.safe_load(show_file(repo, commit, ANSWERS_FILE) or "")
+    except yaml.YAMLError:
+        return None
+    version = answers.get("_commit") if isinstance(answers, dict) else None
+    return str(version) if version else None

@@ -1,0 +1,37 @@
+"""`fleet status` for one repository: its template version, the latest one, and its state."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from generator.fleet_git import GitError, is_dirty
+from generator.fleet_project import ProjectProblem, read_project
+from generator.fleet_results import State, StatusResult
+from generator.fleet_targets import Target, checkout
+from generator.fleet_template import TemplateError
+from generator.fleet_workspace import RunPaths
+
+
+def status_one(target: Target, paths: RunPaths, remote: str = "origin") -> StatusResult:
+    """Never raises: every failure becomes an `error` state with the reason."""
+    result = StatusResult(target.spec, State.ERROR)
+    try:
+        repo = checkout(target, paths.clones, remote)
+        project = read_project(target, repo, remote)
+        result = replace(result, version=project.version, template=project.src_path)
+        mirror = paths.templates.get(project.src_path)
+        latest = mirror.latest()
+        result = replace(result, latest=latest.label)
+        if mirror.commit(project.version) == latest.commit:
+            return replace(result, state=State.CURRENT)
+        if not target.is_url and is_dirty(repo):
+            return replace(result, state=State.DIRTY)
+        return replace(result, state=State.BEHIND)
+    except ProjectProblem as exc:
+        return replace(
+            result, state=State.NOT_A_PROJECT if exc.not_a_project else State.ERROR, error=str(exc)
+        )
+    except (GitError, TemplateError) as exc:
+        return replace(result, state=State.ERROR, error=str(exc))
+    except Exception as exc:  # reported, never raised: one bad repository must not hide the others
+        return replace(result, state=State.ERROR, error=f"{type(exc).__name__}: {exc}")

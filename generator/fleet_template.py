@@ -1,0 +1,125 @@
+"""The template, fetched once per run and shared by every repository's update.
+
+A run keeps one bare mirror per template source in its own directory. Worker processes ask
+`TemplateCache.get`; the first one fetches under a file lock, the others wait and reuse it.
+Copier still reads `_src_path` from each project's answers file and clones it (three times per
+update); `TemplateMirror.git_env` redirects those clones to the mirror with git's own
+`url.<mirror>.insteadOf=<_src_path>`, so nothing goes back to the network and the answers file
+keeps its original `_src_path`.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from packaging.version import InvalidVersion, Version
+
+from generator.fleet_git import GitError, clone, commit_of, git
+
+
+class TemplateError(Exception):
+    """The template cannot be fetched, or the requested version does not exist in it."""
+
+
+@dataclass(frozen=True)
+class TemplateVersion:
+    label: str  # the tag, or `git describe` of a commit that is not tagged
+    commit: str
+
+
+def _parse(tag: str) -> Version | None:
+    try:
+        return Version(tag)
+    except InvalidVersion:
+        return None
+
+
+def copier_url(src_path: str) -> str:
+    """The URL copier hands to git for `src_path` (it expands `gh:`/`gl:` and adds `.git`)."""
+    from copier._vcs import get_repo  # private, but it is what decides the URL git sees
+
+    return str(get_repo(src_path) or src_path)
+
+
+@dataclass(frozen=True)
+class TemplateMirror:
+    """A bare mirror of one template source."""
+
+    source: str
+    path: Path
+
+    def tags(self) -> list[tuple[Version, str]]:
+        """Release tags that are PEP 440 versions, oldest first."""
+        versions = ((_parse(tag), tag) for tag in git(self.path, "tag", "--list").split())
+        return sorted((v, tag) for v, tag in versions if v is not None and not v.is_prerelease)
+
+    def latest(self) -> TemplateVersion:
+        tags = self.tags()
+        if not tags:
+            raise TemplateError(f"template {self.source} has no version tags (like v1.0.0)")
+        tag = tags[-1][1]
+        return TemplateVersion(tag, self.commit(tag))
+
+    def commit(self, ref: str) -> str:
+        sha = commit_of(self.path, ref)
+        if sha is None:
+            raise TemplateError(f"template {self.source} has no version or commit {ref!r}")
+        return sha
+
+    def resolve(self, ref: str | None) -> TemplateVersion:
+        """`ref` (a tag, branch or commit), or the latest release when None."""
+        if ref is None:
+            return self.latest()
+        sha = self.commit(ref)
+        try:
+            label = git(self.path, "describe", "--tags", "--always", sha).strip()
+        except GitError:
+            label = ref
+        return TemplateVersion(label, sha)
+
+    def git_env(self, *src_paths: str) -> dict[str, str]:
+        """Environment that makes git fetch each of `src_paths` from this mirror instead."""
+        env: dict[str, str] = {}
+        count = int(os.environ.get("GIT_CONFIG_COUNT", "0") or 0)
+        for src in dict.fromkeys(u for s in src_paths for u in (s, copier_url(s))):
+            env[f"GIT_CONFIG_KEY_{count}"] = f"url.{self.path}.insteadOf"
+            env[f"GIT_CONFIG_VALUE_{count}"] = src
+            count += 1
+        env["GIT_CONFIG_COUNT"] = str(count)
+        return env
+
+
+class TemplateCache:
+    """One mirror per template source per run, shared across processes through `root`.
+
+    With `override` (the `--template` flag), every project's template is fetched from there.
+    """
+
+    def __init__(self, root: Path, override: str | None = None) -> None:
+        self.root = root
+        self.override = override
+
+    def get(self, src_path: str) -> TemplateMirror:
+        source = self.override or src_path
+        key = hashlib.sha256(source.encode()).hexdigest()[:16]
+        self.root.mkdir(parents=True, exist_ok=True)
+        mirror = self.root / f"{key}.git"
+        failure = self.root / f"{key}.error"
+        with open(self.root / f"{key}.lock", "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            if failure.exists():
+                raise TemplateError(failure.read_text())
+            if not mirror.exists():
+                staging = self.root / f"{key}.staging.git"
+                try:
+                    clone(copier_url(source), staging, "--mirror")
+                except GitError as exc:
+                    message = f"cannot fetch template {source}: {exc}"
+                    failure.write_text(message)
+                    raise TemplateError(message) from exc
+                staging.rename(mirror)
+        return TemplateMirror(source, mirror)

@@ -1,0 +1,68 @@
+"""Real git repositories in temporary directories: a template with two tagged versions, and
+projects generated from its first version."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import copier
+import pytest
+from fleet_repos import V1, V2, commit_all, run_git, write_tree
+
+
+@pytest.fixture(scope="session")
+def _git_identity(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """CI may have no git identity or a global config of its own: give the tests theirs."""
+    config = tmp_path_factory.mktemp("gitconfig") / "config"
+    config.write_text('[init]\n\tdefaultBranch = main\n[protocol "file"]\n\tallow = always\n')
+    with pytest.MonkeyPatch.context() as patch:
+        for key, value in {
+            "GIT_AUTHOR_NAME": "Fleet Test",
+            "GIT_AUTHOR_EMAIL": "fleet@example.invalid",
+            "GIT_COMMITTER_NAME": "Fleet Test",
+            "GIT_COMMITTER_EMAIL": "fleet@example.invalid",
+            "GIT_CONFIG_GLOBAL": str(config),
+            "GIT_CONFIG_NOSYSTEM": "1",
+        }.items():
+            patch.setenv(key, value)
+        patch.delenv("GITHUB_TOKEN", raising=False)
+        patch.delenv("GITHUB_API_URL", raising=False)
+        yield
+
+
+@pytest.fixture(autouse=True)
+def _isolated(_git_identity: None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("COPIER_CACHE_DIR", str(tmp_path / "copier-cache"))
+
+
+@pytest.fixture(scope="session")
+def template(_git_identity: None, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A template repository tagged v1.0.0 and v2.0.0."""
+    root = tmp_path_factory.mktemp("template") / "template"
+    root.mkdir()
+    run_git(root, "init", "--quiet", "-b", "main")
+    write_tree(root, V1)
+    commit_all(root, "v1")
+    run_git(root, "tag", "v1.0.0")
+    write_tree(root, V2)
+    commit_all(root, "v2")
+    run_git(root, "tag", "v2.0.0")
+    return root
+
+
+Factory = Callable[..., Path]
+
+
+@pytest.fixture
+def make_project(template: Path, tmp_path: Path) -> Factory:
+    """`make_project(name, version="v1.0.0")`: a committed project on branch main."""
+
+    def make(name: str, version: str = "v1.0.0") -> Path:
+        dest = tmp_path / "projects" / name
+        copier.run_copy(str(template), dest, vcs_ref=version, defaults=True, quiet=True)
+        run_git(dest, "init", "--quiet", "-b", "main")
+        commit_all(dest, "generated")
+        return dest
+
+    return make
