@@ -1,12 +1,97 @@
-"""`mlops-forge plan` (placeholder until its issue lands)."""
+"""`mlops-forge plan`: show offline what each stack would create, and check it against policy."""
+
+from __future__ import annotations
 
 import argparse
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from generator import plan_render
+from generator.errors import UserError
+
+FORMATS = ("table", "json", "mermaid")
+
+
+@dataclass(frozen=True)
+class PlanSettings:
+    program_dir: Path
+    environments: tuple[str, ...]
+    output_format: str
+    check: bool
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser("plan", help="not yet available")
+    parser = subparsers.add_parser(
+        "plan",
+        help="show what each stack would create (offline, no credentials) and check it against policy",
+        description="Run a Pulumi program with the SDK's mock runtime once per Pulumi.<env>.yaml and list "
+        "every resource `pulumi up` would create.",
+    )
+    parser.add_argument(
+        "program_dir",
+        nargs="?",
+        metavar="PROGRAM_DIR",
+        help="the Pulumi program (default: ./infra if it exists, else .)",
+    )
+    parser.add_argument("--env", default="all", metavar="NAME|all", help="one environment, or all (default)")
+    parser.add_argument("--format", choices=FORMATS, default="table", dest="output_format")
+    parser.add_argument(
+        "--check",
+        action="store_true",
+        help="evaluate the policy pack; exit 1 if a mandatory rule is violated",
+    )
     parser.set_defaults(run=run)
 
 
+def settings_from_args(args: argparse.Namespace) -> PlanSettings:
+    from stacks.testing import stack_files
+
+    if args.program_dir is None:
+        program_dir = Path("infra") if Path("infra").is_dir() else Path(".")
+    else:
+        program_dir = Path(args.program_dir)
+    if not program_dir.is_dir():
+        raise UserError(f"{program_dir}: no such directory (give the Pulumi program's directory)")
+    if not (program_dir / "Pulumi.yaml").is_file():
+        raise UserError(f"{program_dir / 'Pulumi.yaml'}: not found; {program_dir} is not a Pulumi program")
+    stacks = stack_files(program_dir)
+    if args.env == "all":
+        if not stacks:
+            raise UserError(f"{program_dir}: no stack files (Pulumi.<env>.yaml) found")
+        environments = tuple(stacks)
+    else:
+        if args.env not in stacks:
+            known = ", ".join(stacks) or "none"
+            raise UserError(f"{program_dir / f'Pulumi.{args.env}.yaml'}: not found (stacks here: {known})")
+        environments = (args.env,)
+    return PlanSettings(program_dir, environments, args.output_format, args.check)
+
+
 def run(args: argparse.Namespace) -> int:
-    raise NotImplementedError("plan")
+    settings = settings_from_args(args)
+    from stacks.testing import ProgramError, plan_programs
+
+    try:
+        plans = plan_programs(settings.program_dir, list(settings.environments))
+    except ProgramError as exc:
+        raise UserError(str(exc)) from None
+    from stacks.policies import evaluate
+
+    violations = {plan.environment: evaluate(plan) for plan in plans}
+
+    if settings.output_format == "json":
+        sys.stdout.write(plan_render.as_json(plans[0].project, plans, violations) + "\n")
+    elif settings.output_format == "mermaid":
+        sys.stdout.write(plan_render.as_mermaid(plans))
+    else:
+        sys.stdout.write(plan_render.as_table(plans, violations, show_violations=settings.check))
+
+    if settings.check:
+        mandatory = [(env, v) for env, found in violations.items() for v in found if v.level == "mandatory"]
+        for env, v in mandatory:
+            print(f"policy violation [{env}] {v.policy} on {v.resource}: {v.message}", file=sys.stderr)
+        if mandatory:
+            print(f"{len(mandatory)} mandatory policy violation(s)", file=sys.stderr)
+            return 1
+    return 0

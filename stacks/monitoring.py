@@ -60,7 +60,7 @@ def metric_alert_specs(settings: EnvironmentSettings) -> list[MetricAlertSpec]:
             sev,
             "workspace",
         ),
-        aml("unusable-nodes", "Compute nodes became unusable.", "Unusable Nodes"),
+        aml("unusable-nodes", "Unusable Nodes", "Compute nodes became unusable."),
         MetricAlertSpec(
             "key-vault-availability",
             "Key Vault availability dropped.",

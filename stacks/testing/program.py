@@ -10,6 +10,8 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import json
+import multiprocessing
+import os
 import runpy
 import sys
 from dataclasses import dataclass, field
@@ -27,9 +29,12 @@ class ProgramError(Exception):
     def __init__(self, message: str, path: Path | None = None, key: str | None = None) -> None:
         where = str(path) if path else ""
         if key:
-            where = f"{where} [{key}]" if where else key
+            where = f"{where}: {key}" if where else key
         super().__init__(f"{where}: {message}" if where else message)
         self.path, self.key, self.reason = path, key, message
+
+    def __reduce__(self):  # keep the fields when a worker process sends it back
+        return (type(self), (self.reason, self.path, self.key))
 
 
 @dataclass(frozen=True)
@@ -158,10 +163,35 @@ def plan_program(program_dir: str | Path, environment: str) -> Plan:
     if not stack_file.is_file():
         raise ProgramError(f"no stack file for environment {environment!r}", stack_file)
     config = read_stack_config(project, stack_file)
-    # A fresh context per run: the SDK keeps its settings in context variables.
-    registrations = contextvars.Context().run(_run, entry, project, environment, config)
+    from stacks.config import ConfigError
+    from stacks.naming import NamingError
+
+    try:
+        # A fresh context per run: the SDK keeps its settings in context variables.
+        registrations = contextvars.Context().run(_run, entry, project, environment, config)
+    except ConfigError as exc:
+        raise ProgramError(exc.reason, stack_file, exc.key) from exc
+    except NamingError as exc:
+        raise ProgramError(str(exc), stack_file) from exc
+    except Exception as exc:
+        raise ProgramError(
+            f"the program failed for stack {environment!r}: {type(exc).__name__}: {exc}", entry
+        ) from exc
     resources = [PlannedResource(r.type, r.name, r.parent, _tidy(r.inputs), r.custom) for r in registrations]
     return Plan(project=project, environment=environment, resources=_tree_order(resources))
+
+
+def plan_programs(program_dir: str | Path, environments: list[str], jobs: int | None = None) -> list[Plan]:
+    """Plan several stacks of one program, in parallel worker processes where that helps.
+
+    Workers are forked before anything heavy is imported, so each pays the SDK's import cost in
+    parallel; with one environment or one job everything runs in this process.
+    """
+    jobs = min(jobs or os.cpu_count() or 1, len(environments))
+    if jobs <= 1 or "fork" not in multiprocessing.get_all_start_methods():
+        return [plan_program(program_dir, env) for env in environments]
+    with multiprocessing.get_context("fork").Pool(jobs) as pool:
+        return pool.starmap(plan_program, [(program_dir, env) for env in environments], chunksize=1)
 
 
 def _tidy(value: Any) -> Any:
