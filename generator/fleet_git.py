@@ -41,8 +41,10 @@ def git(repo: Path | str, *args: str, env: Mapping[str, str] | None = None) -> s
         check=False,
     )
     if proc.returncode != 0:
-        lines = [line for line in proc.stderr.strip().splitlines() if line.strip()]
-        reason = lines[-1] if lines else f"exit status {proc.returncode}"
+        lines = [line.strip() for line in proc.stderr.splitlines() if line.strip()]
+        # git's first `fatal:`/`error:` line says what went wrong; later ones are advice.
+        marked = [line.split(":", 1)[1].strip() for line in lines if line.startswith(("fatal:", "error:"))]
+        reason = (marked or lines or [f"exit status {proc.returncode}"])[0]
         raise GitError(f"git {args[0]}: {reason}")
     return proc.stdout
 

@@ -3,11 +3,15 @@ projects generated from its first version."""
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import copier
 import pytest
+
+# The tests import their helpers as `fleet_repos`, whatever pytest's import mode.
+sys.path.insert(0, str(Path(__file__).parent))
 from fleet_repos import V1, V2, commit_all, run_git, write_tree
 
 
