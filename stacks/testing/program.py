@@ -81,7 +81,9 @@ def _load_yaml(path: Path) -> dict[str, Any]:
     except FileNotFoundError:
         raise ProgramError("file not found", path) from None
     except yaml.YAMLError as exc:
-        raise ProgramError(f"not valid YAML ({exc})", path) from None
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        raise ProgramError(f"not valid YAML{where}: {getattr(exc, 'problem', None) or exc}", path) from None
     if data is None:
         return {}
     if not isinstance(data, dict):
@@ -148,6 +150,11 @@ def _run(entry: Path, project: str, environment: str, config: dict[str, str]) ->
             sys.path.remove(str(entry.parent))
         loop.run_until_complete(wait_for_rpcs())
     finally:
+        # After a failure the SDK leaves RPCs queued; cancel them so nothing warns at exit.
+        pending = asyncio.all_tasks(loop)
+        for task in pending:
+            task.cancel()
+        loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
         asyncio.set_event_loop(None)
         loop.close()
     return monitor.registrations
