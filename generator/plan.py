@@ -19,6 +19,7 @@ class PlanSettings:
     environments: tuple[str, ...]
     output_format: str
     check: bool
+    jobs: int | None
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -36,6 +37,13 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--env", default="all", metavar="NAME|all", help="one environment, or all (default)")
     parser.add_argument("--format", choices=FORMATS, default="table", dest="output_format")
+    parser.add_argument(
+        "--jobs",
+        type=int,
+        default=None,
+        metavar="N",
+        help="plan this many stacks at once in worker processes (default: number of CPUs)",
+    )
     parser.add_argument(
         "--check",
         action="store_true",
@@ -65,7 +73,9 @@ def settings_from_args(args: argparse.Namespace) -> PlanSettings:
             known = ", ".join(stacks) or "none"
             raise UserError(f"{program_dir / f'Pulumi.{args.env}.yaml'}: not found (stacks here: {known})")
         environments = (args.env,)
-    return PlanSettings(program_dir, environments, args.output_format, args.check)
+    if args.jobs is not None and args.jobs < 1:
+        raise UserError(f"--jobs must be at least 1, got {args.jobs}")
+    return PlanSettings(program_dir, environments, args.output_format, args.check, args.jobs)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -73,7 +83,7 @@ def run(args: argparse.Namespace) -> int:
     from stacks.testing import ProgramError, plan_programs
 
     try:
-        plans = plan_programs(settings.program_dir, list(settings.environments))
+        plans = plan_programs(settings.program_dir, list(settings.environments), settings.jobs)
     except ProgramError as exc:
         raise UserError(str(exc)) from None
     from stacks.policies import evaluate
