@@ -16,8 +16,12 @@ $(STAMP): pyproject.toml
 
 setup: $(STAMP)
 
+# Scaffold a demo project from this checkout (build/demo is scratch space, recreated each time)
+# and show what its infrastructure would create in every environment.
 demo: $(STAMP)
-	$(BIN)/mlops-forge plan stacks/examples/ml-environment --env all
+	rm -rf $(DEMO)
+	$(BIN)/mlops-forge new $(DEMO) --defaults
+	$(BIN)/mlops-forge plan $(DEMO)/infra --env all --check
 
 test: $(STAMP)
 	$(BIN)/ruff check .
