@@ -7,7 +7,6 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from generator import plan_render
 from generator.errors import UserError
 
 FORMATS = ("table", "json", "mermaid")
@@ -80,6 +79,7 @@ def settings_from_args(args: argparse.Namespace) -> PlanSettings:
 
 def run(args: argparse.Namespace) -> int:
     settings = settings_from_args(args)
+    from generator import plan_render
     from stacks.testing import ProgramError, plan_programs
 
     try:
