@@ -17,6 +17,7 @@ from generator.errors import UserError
 from generator.fleet_github import DEFAULT_API_URL, GitHubSettings
 from generator.fleet_progress import make_progress
 from generator.fleet_report import status_json, status_table, update_summary, write_report
+from generator.fleet_results import State
 from generator.fleet_run import status_fleet, update_fleet
 from generator.fleet_targets import Target, read_targets
 from generator.fleet_update import UpdateSettings
@@ -175,4 +176,4 @@ def run_status(args: argparse.Namespace) -> int:
     print(status_json(run.results) if args.format == "json" else status_table(run.results))
     if run.interrupted:
         return EXIT_INTERRUPTED
-    return 1 if any(r.state in {"error", "not-a-project"} for r in run.results) else 0
+    return 1 if any(r.state in {State.ERROR, State.NOT_A_PROJECT} for r in run.results) else 0

@@ -22,9 +22,8 @@ class GitError(Exception):
 
 def _env(extra: Mapping[str, str] | None) -> dict[str, str]:
     env = dict(os.environ)
-    # Never wait for a password on an unreachable or private remote: fail and say so.
+    # Never wait for a password on an unreachable or private https remote: fail and say so.
     env["GIT_TERMINAL_PROMPT"] = "0"
-    env.setdefault("GIT_SSH_COMMAND", "ssh -o BatchMode=yes")
     if extra:
         env.update(extra)
     return env

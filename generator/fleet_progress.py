@@ -57,6 +57,7 @@ class LiveProgress(Progress):
     """A block redrawn in place: counts, elapsed time, repositories running and just finished."""
 
     RECENT = 5
+    RUNNING = 10
 
     def __init__(self, stream: TextIO, total: int, title: str) -> None:
         super().__init__(stream, total, title)
@@ -84,7 +85,10 @@ class LiveProgress(Progress):
             counts = " · ".join(f"{label} {n}" for label, n in sorted(self.counts.items()))
             lines = [f"{self.title}  {self.done}/{self.total} done  {self.elapsed()}  {counts}".rstrip()]
             now = time.monotonic()
-            lines += [f"  {'running':<15} {t} ({now - s:.0f}s)" for t, s in list(self.running.items())]
+            running = list(self.running.items())
+            lines += [f"  {'running':<15} {t} ({now - s:.0f}s)" for t, s in running[: self.RUNNING]]
+            if len(running) > self.RUNNING:
+                lines.append(f"  … and {len(running) - self.RUNNING} more running")
             lines += [f"  {label:<15} {target}" for label, target in self.recent]
             clear = f"\x1b[{self.drawn}F\x1b[J" if self.drawn else ""
             self.stream.write(clear + "\n".join(lines) + "\n")

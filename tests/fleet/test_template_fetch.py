@@ -1,0 +1,46 @@
+"""The template is fetched once per run, and copier's own clones go to that copy."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import yaml
+from fleet_repos import answers, commit_all
+
+import generator.fleet_template
+from generator.cli import main
+
+BRANCH = "template-update/v2.0.0"
+
+
+def test_template_is_fetched_once_for_many_projects(make_project, tmp_path: Path, monkeypatch):
+    repos = [make_project(f"once{i}") for i in range(3)]
+    fetched = []
+    real_clone = generator.fleet_template.clone
+    monkeypatch.setattr(generator.fleet_template, "clone", lambda *a: fetched.append(a) or real_clone(*a))
+
+    assert main(["fleet", "update", "--jobs", "1", *map(str, repos)]) == 0
+
+    assert len(fetched) == 1
+
+
+def test_remote_src_path_is_served_from_the_run_mirror_and_kept(make_project, template: Path, tmp_path: Path):
+    """A project whose template lives at an unreachable URL updates from `--template`, offline,
+    and its answers file still points at the URL afterwards."""
+    repo = make_project("remote-src")
+    url = "https://git.example.invalid/acme/template.git"
+    answers_file = repo / ".copier-answers.yml"
+    data = yaml.safe_load(answers_file.read_text())
+    answers_file.write_text(yaml.safe_dump({**data, "_src_path": url}))
+    commit_all(repo, "template moved to the company git server")
+    report = tmp_path / "r.json"
+
+    code = main(
+        ["fleet", "update", "--jobs", "1", "--template", str(template), "--report", str(report), str(repo)]
+    )
+
+    assert code == 0, json.loads(report.read_text())
+    assert json.loads(report.read_text())["template"] == str(template)
+    assert answers(repo, BRANCH)["_src_path"] == url
+    assert answers(repo, BRANCH)["_commit"] == "v2.0.0"
