@@ -79,6 +79,7 @@ class MlEnvironment(pulumi.ComponentResource):
         self.resource_group_name = group.name
         self.workspace_name = workspace.workspace_name
         self.ci_client_id = ci.client_id
+        self.preview_client_id = ci.preview_client_id
         self.registry_id = pulumi.Output.from_input(registry.registry_id)
         self.register_outputs(
             {

@@ -210,6 +210,10 @@ class Names:
         return self._check("managed_identity", f"id-{self.project}-{self.environment}-github")
 
     @property
+    def preview_identity(self) -> str:
+        return self._check("managed_identity", f"id-{self.project}-{self.environment}-preview")
+
+    @property
     def action_group(self) -> str:
         return f"ag-{self.project}-{self.environment}"
 

@@ -11,12 +11,14 @@ import pulumi
 from pulumi_azure_native import authorization
 
 CONTRIBUTOR = "b24988ac-6180-42a0-ab88-20f7382dd24c"
+READER = "acdd72a7-3385-48ef-bd42-f606fba81ae7"
 ROLE_BASED_ACCESS_CONTROL_ADMINISTRATOR = "f58310d9-a9f6-439a-9e8d-f62e7b41a168"
 AZUREML_DATA_SCIENTIST = "f6c7c914-8db3-469d-8ca1-694a8f32e121"
 AZUREML_REGISTRY_USER = "1823dd4f-9b8c-4ab6-ab4e-7397a3684615"
 
 NAMES = {
     CONTRIBUTOR: "Contributor",
+    READER: "Reader",
     ROLE_BASED_ACCESS_CONTROL_ADMINISTRATOR: "Role Based Access Control Administrator",
     AZUREML_DATA_SCIENTIST: "AzureML Data Scientist",
     AZUREML_REGISTRY_USER: "AzureML Registry User",

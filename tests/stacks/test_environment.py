@@ -3,7 +3,12 @@
 import pytest
 
 from stacks.identity import AZURE_AUDIENCE, GITHUB_ISSUER
-from stacks.roles import AZUREML_REGISTRY_USER, CONTRIBUTOR, ROLE_BASED_ACCESS_CONTROL_ADMINISTRATOR
+from stacks.roles import (
+    AZUREML_REGISTRY_USER,
+    CONTRIBUTOR,
+    READER,
+    ROLE_BASED_ACCESS_CONTROL_ADMINISTRATOR,
+)
 
 ENVS = ("dev", "test", "prod")
 AMBA_WORKSPACE_METRICS = {
@@ -32,7 +37,6 @@ def test_core_resources_exist_once_per_environment(example_plans, env) -> None:
         "azure-native:storage:StorageAccount",
         "azure-native:containerregistry:Registry",
         "azure-native:machinelearningservices:Workspace",
-        "azure-native:managedidentity:UserAssignedIdentity",
         "azure-native:monitor:ActionGroup",
         "azure-native:consumption:Budget",
         "azure-native:monitor:ScheduledQueryRule",
@@ -126,24 +130,40 @@ def test_alerts_cover_amba_must_haves(example_plans, env) -> None:
 
 
 @pytest.mark.parametrize("env", ENVS)
-def test_ci_identity_is_federated_with_its_github_environment(example_plans, env) -> None:
+def test_ci_identities_are_federated_with_their_github_environments(example_plans, env) -> None:
     plan = example_plans[env]
-    credential = one(plan, "azure-native:managedidentity:FederatedIdentityCredential")
-    assert credential["issuer"] == GITHUB_ISSUER and credential["audiences"] == [AZURE_AUDIENCE]
-    assert credential["subject"] == f"repo:contoso/churn-model:environment:{env}"
-    assignments = [a.properties for a in plan.of_type("azure-native:authorization:RoleAssignment")]
-    ci_roles = {
-        a["roleDefinitionId"].rsplit("/", 1)[-1]
-        for a in assignments
-        if a["scope"].endswith(f"rg-churn-model-{env}")
+    credentials = {
+        c.name: c.properties for c in plan.of_type("azure-native:managedidentity:FederatedIdentityCredential")
     }
-    assert ci_roles == {CONTRIBUTOR, ROLE_BASED_ACCESS_CONTROL_ADMINISTRATOR}
+    subjects = {c["subject"] for c in credentials.values()}
+    assert subjects == {
+        f"repo:contoso/churn-model:environment:{env}",
+        f"repo:contoso/churn-model:environment:{env}-preview",
+    }
+    for credential in credentials.values():
+        assert credential["issuer"] == GITHUB_ISSUER and credential["audiences"] == [AZURE_AUDIENCE]
+
+    identities = {
+        i.name: i.properties["resourceName"]
+        for i in plan.of_type("azure-native:managedidentity:UserAssignedIdentity")
+    }
+    assert set(identities.values()) == {f"id-churn-model-{env}-github", f"id-churn-model-{env}-preview"}
+    # Which identity holds which role on the environment's resource group.
+    held: dict[str, set[str]] = {"deployer": set(), "previewer": set()}
+    for assignment in plan.of_type("azure-native:authorization:RoleAssignment"):
+        props = assignment.properties
+        if not props["scope"].endswith(f"rg-churn-model-{env}"):
+            continue
+        who = "previewer" if assignment.name.endswith("-preview-reader") else "deployer"
+        held[who].add(props["roleDefinitionId"].rsplit("/", 1)[-1])
+    assert held == {"deployer": {CONTRIBUTOR, ROLE_BASED_ACCESS_CONTROL_ADMINISTRATOR}, "previewer": {READER}}
+    assignments = [a.properties for a in plan.of_type("azure-native:authorization:RoleAssignment")]
     admin = next(
         a for a in assignments if a["roleDefinitionId"].endswith(ROLE_BASED_ACCESS_CONTROL_ADMINISTRATOR)
     )
     assert "GuidEquals" in admin["condition"] and admin["conditionVersion"] == "2.0"
     registry_users = [a for a in assignments if a["roleDefinitionId"].endswith(AZUREML_REGISTRY_USER)]
-    assert len(registry_users) == 2  # the workspace's identity and the CI identity
+    assert len(registry_users) == 2  # the workspace's identity and the deployer
 
 
 def test_role_assignment_names_are_deterministic_guids(example_dir) -> None:
