@@ -11,6 +11,7 @@ import argparse
 import os
 import subprocess
 import sys
+import urllib.parse
 from pathlib import Path
 
 from generator.errors import UserError
@@ -110,6 +111,16 @@ def _check_branch(template: str) -> None:
         raise UserError(f"--branch {template!r} is not a valid git branch name")
 
 
+def _token_hosts(api_url: str) -> tuple[str, ...]:
+    """Hosts GITHUB_TOKEN is for: github.com, the Actions server, the API's host (Enterprise)."""
+    hosts = ["github.com"]
+    for url in (os.environ.get("GITHUB_SERVER_URL", ""), api_url):
+        host = urllib.parse.urlsplit(url).netloc
+        if host and host != "api.github.com":
+            hosts.append(host)
+    return tuple(dict.fromkeys(hosts))
+
+
 def update_settings(args: argparse.Namespace, targets: list[Target]) -> UpdateSettings:
     """Check the flags of `fleet update` together and turn them into settings."""
     if args.dry_run and (args.push or args.pr):
@@ -118,10 +129,9 @@ def update_settings(args: argparse.Namespace, targets: list[Target]) -> UpdateSe
         raise UserError("--pr opens a pull request for a pushed branch: add --push")
     github = None
     if args.pr:
-        token = os.environ.get("GITHUB_TOKEN", "")
-        if not token:
+        if not os.environ.get("GITHUB_TOKEN"):
             raise UserError("--pr needs a GitHub token in GITHUB_TOKEN")
-        github = GitHubSettings(api_url=args.github_api_url, token=token)
+        github = GitHubSettings(api_url=args.github_api_url, token=os.environ["GITHUB_TOKEN"])
     _check_branch(args.branch)
     if args.report is not None and not args.report.resolve().parent.is_dir():
         raise UserError(f"--report {args.report}: directory {args.report.parent} does not exist")
@@ -131,7 +141,10 @@ def update_settings(args: argparse.Namespace, targets: list[Target]) -> UpdateSe
             f"{urls[0]} is a URL: its update branch would exist only in a temporary clone; "
             "add --push, --workdir DIR or --dry-run"
         )
+    token = os.environ.get("GITHUB_TOKEN", "")
     return UpdateSettings(
+        token=token,
+        token_hosts=_token_hosts(args.github_api_url),
         to=args.to,
         template=args.template,
         branch=args.branch,

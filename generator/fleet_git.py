@@ -6,9 +6,11 @@ repository's result can say why it failed without a traceback.
 
 from __future__ import annotations
 
+import base64
 import os
 import subprocess
-from collections.abc import Mapping
+import urllib.parse
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 ANSWERS_FILE = ".copier-answers.yml"
@@ -57,10 +59,10 @@ def git_ok(repo: Path | str, *args: str) -> bool:
     return True
 
 
-def clone(source: str, dest: Path, *args: str) -> None:
+def clone(source: str, dest: Path, *args: str, env: Mapping[str, str] | None = None) -> None:
     """`git clone [args] -- source dest`, run from dest's parent."""
     dest.parent.mkdir(parents=True, exist_ok=True)
-    git(dest.parent, "clone", "--quiet", *args, "--", source, str(dest))
+    git(dest.parent, "clone", "--quiet", *args, "--", source, str(dest), env=env)
 
 
 def is_repository(path: Path) -> bool:
@@ -125,3 +127,36 @@ def remote_url(repo: Path | str, remote: str) -> str | None:
         return git(repo, "remote", "get-url", remote).strip() or None
     except GitError:
         return None
+
+
+def config_env(pairs: Iterable[tuple[str, str]]) -> dict[str, str]:
+    """Git configuration for one command, passed in the environment (not on the command line,
+    where other users could read it), after any the caller's environment already passes."""
+    env: dict[str, str] = {}
+    count = int(os.environ.get("GIT_CONFIG_COUNT", "0") or 0)
+    for key, value in pairs:
+        env[f"GIT_CONFIG_KEY_{count}"] = key
+        env[f"GIT_CONFIG_VALUE_{count}"] = value
+        count += 1
+    env["GIT_CONFIG_COUNT"] = str(count)
+    return env
+
+
+def token_env(repo: Path | str, url: str | None, token: str, hosts: Iterable[str]) -> dict[str, str]:
+    """Authenticate git's https requests to `url` with `token`, as actions/checkout does.
+
+    Only for https URLs on one of `hosts` (the token's own GitHub), only for that host, and not
+    when the checkout already carries its own credentials header (two would be refused).
+    """
+    if not token or not url or not url.startswith("https://"):
+        return {}
+    host = urllib.parse.urlsplit(url).netloc.rsplit("@", 1)[-1]
+    if host not in set(hosts):
+        return {}
+    try:
+        if git(repo, "config", "--get-regexp", r"^http\..*\.extraheader$").strip():
+            return {}
+    except GitError:  # exit 1: no such setting
+        pass
+    basic = base64.b64encode(f"x-access-token:{token}".encode()).decode()
+    return config_env([(f"http.https://{host}/.extraheader", f"AUTHORIZATION: basic {basic}")])

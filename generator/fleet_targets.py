@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
 from generator.errors import UserError
 from generator.fleet_git import clone, git, is_repository
 
+Auth = Callable[[Path, str], dict[str, str]]
 _URL = re.compile(r"^(?:[a-z][a-z0-9+.-]*://|[\w.-]+@[\w.-]+:)", re.IGNORECASE)
 
 
@@ -46,16 +47,18 @@ def read_targets(specs: Iterable[str], from_file: Path | None) -> list[Target]:
     return [Target(spec) for spec in unique]
 
 
-def checkout(target: Target, workdir: Path, remote: str) -> Path:
+def checkout(target: Target, workdir: Path, remote: str, auth: Auth | None = None) -> Path:
     """The local repository for `target`: the path itself, or a clone of the URL kept in `workdir`.
 
     A clone that already exists (a resumed run with `--workdir`) is fetched, not cloned again.
+    `auth(repo, url)` gives the environment that authenticates git to the URL's host.
     """
     if not target.is_url:
         return Path(target.spec).expanduser().resolve()
     path = workdir / target.slug
+    env = auth(workdir, target.spec) if auth else None
     if is_repository(path):
-        git(path, "fetch", "--quiet", "--prune", remote)
+        git(path, "fetch", "--quiet", "--prune", remote, env=env)
     else:
-        clone(target.spec, path, "--origin", remote, "--no-checkout")
+        clone(target.spec, path, "--origin", remote, "--no-checkout", env=env)
     return path

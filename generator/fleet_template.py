@@ -12,13 +12,12 @@ from __future__ import annotations
 
 import fcntl
 import hashlib
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
 from packaging.version import InvalidVersion, Version
 
-from generator.fleet_git import GitError, clone, commit_of, git
+from generator.fleet_git import GitError, clone, commit_of, config_env, git
 
 
 class TemplateError(Exception):
@@ -83,14 +82,8 @@ class TemplateMirror:
 
     def git_env(self, *src_paths: str) -> dict[str, str]:
         """Environment that makes git fetch each of `src_paths` from this mirror instead."""
-        env: dict[str, str] = {}
-        count = int(os.environ.get("GIT_CONFIG_COUNT", "0") or 0)
-        for src in dict.fromkeys(u for s in src_paths for u in (s, copier_url(s))):
-            env[f"GIT_CONFIG_KEY_{count}"] = f"url.{self.path}.insteadOf"
-            env[f"GIT_CONFIG_VALUE_{count}"] = src
-            count += 1
-        env["GIT_CONFIG_COUNT"] = str(count)
-        return env
+        urls = dict.fromkeys(url for src in src_paths for url in (src, copier_url(src)))
+        return config_env((f"url.{self.path}.insteadOf", url) for url in urls)
 
 
 class TemplateCache:

@@ -20,7 +20,8 @@ import shutil
 import time
 import warnings
 from collections.abc import Iterator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
+from functools import partial
 from pathlib import Path
 
 from generator.fleet_git import (
@@ -32,6 +33,7 @@ from generator.fleet_git import (
     identity,
     is_dirty,
     remote_url,
+    token_env,
 )
 from generator.fleet_github import GitHubError, GitHubSettings, pull_request_body, upsert_pull_request
 from generator.fleet_project import Project, ProjectProblem, read_project, recorded_version
@@ -56,6 +58,9 @@ class UpdateSettings:
     github: GitHubSettings | None = None  # set when pull requests are wanted
     remote: str = "origin"
     trust: bool = False
+    # Authenticates https fetches and pushes on these hosts (CI checkouts keep no credentials).
+    token: str = field(default="", repr=False)
+    token_hosts: tuple[str, ...] = ("github.com",)
 
 
 def update_one(target: Target, settings: UpdateSettings, paths: RunPaths) -> UpdateResult:
@@ -75,7 +80,7 @@ def update_one(target: Target, settings: UpdateSettings, paths: RunPaths) -> Upd
 
 
 def _update(target: Target, settings: UpdateSettings, paths: RunPaths, record: UpdateResult) -> UpdateResult:
-    repo = checkout(target, paths.clones, settings.remote)
+    repo = checkout(target, paths.clones, settings.remote, auth=partial(_auth, settings))
     project = read_project(target, repo, settings.remote)
     mirror = paths.templates.get(project.src_path)
     to = mirror.resolve(settings.to)
@@ -96,38 +101,44 @@ def _update(target: Target, settings: UpdateSettings, paths: RunPaths, record: U
     record = replace(record, branch=None if settings.dry_run else branch)
 
     head = _finished_branch(project, branch, to, mirror, settings, fetch=settings.push or target.is_url)
-    if head is not None:
-        record = replace(record, resumed=True)
-    else:
-        work = paths.scratch / target.slug
-        head = _apply_update(project, mirror, to, work, settings.trust)
+    where, resumed = repo, head is not None
+    if head is None:
+        where = paths.scratch / target.slug
+        head = _apply_update(project, mirror, to, where, settings.trust)
         if not settings.dry_run:
-            git(repo, "fetch", "--quiet", "--no-tags", str(work), "HEAD")
+            git(repo, "fetch", "--quiet", "--no-tags", str(where), "HEAD")
             # Create-only: an empty old value makes git refuse a branch that already exists.
             git(repo, "update-ref", "-m", "mlops-forge fleet update", f"refs/heads/{branch}", head, "")
-        changes, conflicts = changes_between(work, project.base, head), conflicts_at(work, project.base, head)
-        shutil.rmtree(work, ignore_errors=True)
-    if record.resumed:
-        changes, conflicts = changes_between(repo, project.base, head), conflicts_at(repo, project.base, head)
+    conflicts = conflicts_at(where, project.base, head)
     record = replace(
         record,
         outcome=Outcome.CONFLICTED if conflicts else Outcome.UPDATED,
-        changes=changes,
+        changes=changes_between(where, project.base, head),
         conflicts=conflicts,
+        resumed=resumed,
     )
+    if where != repo:
+        shutil.rmtree(where, ignore_errors=True)
     if settings.dry_run:
         return record
     _test_hook("before-push")
     if settings.push:
-        git(repo, "push", "--quiet", settings.remote, f"refs/heads/{branch}:refs/heads/{branch}")
+        refspec = f"refs/heads/{branch}:refs/heads/{branch}"
+        git(repo, "push", "--quiet", settings.remote, refspec, env=_auth(settings, repo))
         record = replace(record, pushed=True)
     if settings.github is not None:
         url = remote_url(repo, settings.remote) or target.spec
         title = f"Update template from {project.version} to {to.label}"
-        body = pull_request_body(project.src_path, project.version, to.label, changes, conflicts)
+        body = pull_request_body(project.src_path, project.version, to.label, record.changes, conflicts)
         pull = upsert_pull_request(settings.github, url, branch, project.base_branch, title, body)
         record = replace(record, pull_request=pull)
     return record
+
+
+def _auth(settings: UpdateSettings, repo: Path, url: str | None = None) -> dict[str, str]:
+    """Credentials for the remote's https URL, when a token for its host was given."""
+    url = url or remote_url(repo, settings.remote)
+    return token_env(repo, url, settings.token, settings.token_hosts)
 
 
 def _records(repo: Path, commit: str, to: TemplateVersion, mirror: TemplateMirror) -> bool:
@@ -152,8 +163,13 @@ def _finished_branch(
     """
     repo, remote = project.repo, settings.remote
     local_ref, remote_ref = f"refs/heads/{branch}", f"refs/remotes/{remote}/{branch}"
-    if fetch and not settings.dry_run and git(repo, "ls-remote", "--heads", remote, local_ref).strip():
-        git(repo, "fetch", "--quiet", "--no-tags", remote, f"+{local_ref}:{remote_ref}")
+    auth = _auth(settings, repo)
+    if (
+        fetch
+        and not settings.dry_run
+        and git(repo, "ls-remote", "--heads", remote, local_ref, env=auth).strip()
+    ):
+        git(repo, "fetch", "--quiet", "--no-tags", remote, f"+{local_ref}:{remote_ref}", env=auth)
     local = commit_of(repo, local_ref)
     if local is not None and _records(repo, local, to, mirror):
         return local

@@ -1,0 +1,63 @@
+"""Small pure pieces: target kinds, owner/repo from remote URLs, credentials for pushes."""
+
+from __future__ import annotations
+
+import base64
+from pathlib import Path
+
+import pytest
+from fleet_repos import run_git
+
+from generator.fleet_git import token_env
+from generator.fleet_github import GitHubError, repository_of
+from generator.fleet_targets import Target
+
+
+@pytest.mark.parametrize(
+    ("spec", "is_url"),
+    [
+        ("https://github.com/acme/widgets.git", True),
+        ("git@github.com:acme/widgets.git", True),
+        ("ssh://git@host/acme/widgets", True),
+        ("file:///srv/git/widgets.git", True),
+        ("../widgets", False),
+        ("/srv/projects/widgets", False),
+        (".", False),
+    ],
+)
+def test_target_kind(spec: str, is_url: bool):
+    assert Target(spec).is_url is is_url
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://github.com/acme/widgets.git",
+        "https://x-access-token:t@github.com/acme/widgets",
+        "git@github.com:acme/widgets.git",
+        "ssh://git@ghe.example.com/acme/widgets.git",
+        "/srv/remotes/acme/widgets.git",
+    ],
+)
+def test_repository_of_remote_urls(url: str):
+    assert repository_of(url) == ("acme", "widgets")
+
+
+def test_repository_of_a_url_without_owner():
+    with pytest.raises(GitHubError):
+        repository_of("/widgets.git")
+
+
+def test_token_is_sent_only_to_its_own_https_host(tmp_path: Path):
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    run_git(repo, "init", "--quiet")
+    env = token_env(repo, "https://github.com/acme/widgets.git", "s3cret", ["github.com"])
+    assert env["GIT_CONFIG_KEY_0"] == "http.https://github.com/.extraheader"
+    expected = base64.b64encode(b"x-access-token:s3cret").decode()
+    assert env["GIT_CONFIG_VALUE_0"] == f"AUTHORIZATION: basic {expected}"
+    assert token_env(repo, "https://gitlab.com/acme/widgets.git", "s3cret", ["github.com"]) == {}
+    assert token_env(repo, "/srv/remotes/widgets.git", "s3cret", ["github.com"]) == {}
+    assert token_env(repo, "https://github.com/acme/widgets.git", "", ["github.com"]) == {}
+    run_git(repo, "config", "http.https://github.com/.extraheader", "AUTHORIZATION: basic xyz")
+    assert token_env(repo, "https://github.com/acme/widgets.git", "s3cret", ["github.com"]) == {}
