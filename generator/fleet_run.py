@@ -14,6 +14,7 @@ import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import (
     FIRST_COMPLETED,
+    BrokenExecutor,
     Executor,
     Future,
     ProcessPoolExecutor,
@@ -77,7 +78,12 @@ def run_each(
     def submit_next() -> None:
         for index, target in queue:
             progress.started(target.spec)
-            pending[executor.submit(work, target)] = index
+            try:
+                pending[executor.submit(work, target)] = index
+            except BrokenExecutor:  # a worker died earlier and took the pool with it
+                run.results[index] = failed(target, "not run: a worker process died; run again")
+                progress.finished(run.results[index])
+                continue
             return
 
     def collect(future: Future[R]) -> None:

@@ -76,3 +76,23 @@ def test_half_done_branch_is_cleaned_and_redone(make_project, tmp_path: Path):
 
     assert run_git(repo, "rev-list", "--count", f"main..{BRANCH}").strip() == "1"
     assert "_commit: v2.0.0" in run_git(repo, "show", f"{BRANCH}:.copier-answers.yml")
+
+
+def test_killed_worker_processes_are_reported_and_the_rerun_finishes(make_project, tmp_path: Path, monkeypatch):
+    repos = [make_project(name) for name in ("k1", "k2", "k3")]
+    report = tmp_path / "r.json"
+    command = ["fleet", "update", "--jobs", "2", "--report", str(report), *map(str, repos)]
+    monkeypatch.setenv(TEST_HOOK_ENV, "before-commit:1:exit")  # each worker dies on its first commit
+
+    assert main(command) == 1
+
+    results = json.loads(report.read_text())["repositories"]
+    assert {r["outcome"] for r in results} == {"error"}
+    assert all("worker" in r["error"] for r in results)
+    for repo in repos:
+        assert branches(repo) == ["main"]
+        assert run_git(repo, "status", "--porcelain") == ""
+
+    monkeypatch.delenv(TEST_HOOK_ENV)
+    assert main(command) == 0
+    assert [r["outcome"] for r in json.loads(report.read_text())["repositories"]] == ["updated"] * 3
