@@ -36,10 +36,14 @@ from generator.fleet_workspace import workspace
 R = TypeVar("R")
 
 
-@dataclass
-class Run(Generic[R]):
-    results: list[R | None]  # in target order; None for a repository that never finished
-    interrupted: bool = False
+@dataclass(frozen=True)
+class FleetRun(Generic[R]):
+    results: list[R]  # in target order
+    interrupted: bool
+    seconds: float
+
+
+UNFINISHED = "interrupted before this repository finished: run the same command again"
 
 
 def _ignore_sigint() -> None:
@@ -54,18 +58,63 @@ def run_each(
     progress: Progress,
     failed: Callable[[Target, str], R],
     processes: bool = True,
-) -> Run[R]:
-    """`work(target)` for each target; `failed(target, reason)` stands in for a worker that died."""
-    run: Run[R] = Run([None] * len(targets))
+) -> FleetRun[R]:
+    """`work(target)` for each target, in target order.
+
+    `failed(target, reason)` stands in for a repository whose worker died or that Ctrl-C left
+    unfinished.
+    """
+    start = time.monotonic()
+    results: list[R | None] = [None] * len(targets)
+    try:
+        interrupted = _run(
+            work, targets, results, jobs=jobs, progress=progress, failed=failed, processes=processes
+        )
+    finally:
+        progress.close()
+    done = [r if r is not None else failed(t, UNFINISHED) for t, r in zip(targets, results, strict=True)]
+    return FleetRun(done, interrupted, time.monotonic() - start)
+
+
+def _run(
+    work: Callable[[Target], R],
+    targets: Sequence[Target],
+    results: list[R | None],
+    *,
+    jobs: int,
+    progress: Progress,
+    failed: Callable[[Target, str], R],
+    processes: bool,
+) -> bool:
+    """Fill `results`; True when Ctrl-C stopped the run."""
     if jobs <= 1 or len(targets) <= 1:
-        try:
-            for index, target in enumerate(targets):
-                progress.started(target.spec)
-                run.results[index] = work(target)
-                progress.finished(run.results[index])
-        except KeyboardInterrupt:
-            run.interrupted = True
-        return run
+        return _run_inline(work, targets, results, progress)
+    return _run_pool(work, targets, results, jobs=jobs, progress=progress, failed=failed, processes=processes)
+
+
+def _run_inline(
+    work: Callable[[Target], R], targets: Sequence[Target], results: list[R | None], progress: Progress
+) -> bool:
+    try:
+        for index, target in enumerate(targets):
+            progress.started(target.spec)
+            results[index] = result = work(target)
+            progress.finished(result)
+    except KeyboardInterrupt:
+        return True
+    return False
+
+
+def _run_pool(
+    work: Callable[[Target], R],
+    targets: Sequence[Target],
+    results: list[R | None],
+    *,
+    jobs: int,
+    progress: Progress,
+    failed: Callable[[Target, str], R],
+    processes: bool,
+) -> bool:
     executor: Executor
     if processes:
         context = multiprocessing.get_context("spawn")  # no fork of a process with threads
@@ -73,6 +122,7 @@ def run_each(
     else:
         executor = ThreadPoolExecutor(jobs)
     queue = iter(enumerate(targets))
+    interrupted = False
     pending: dict[Future[R], int] = {}
 
     def submit_next() -> None:
@@ -81,8 +131,8 @@ def run_each(
             try:
                 pending[executor.submit(work, target)] = index
             except BrokenExecutor:  # a worker died earlier and took the pool with it
-                run.results[index] = failed(target, "not run: a worker process died; run again")
-                progress.finished(run.results[index])
+                results[index] = result = failed(target, "not run: a worker process died; run again")
+                progress.finished(result)
                 continue
             return
 
@@ -92,7 +142,7 @@ def run_each(
             result = future.result()
         except Exception as exc:  # the worker process died (killed, out of memory): say so
             result = failed(targets[index], f"worker died: {type(exc).__name__}: {exc}")
-        run.results[index] = result
+        results[index] = result
         progress.finished(result)
 
     try:
@@ -104,7 +154,7 @@ def run_each(
                 collect(future)
                 submit_next()
     except KeyboardInterrupt:
-        run.interrupted = True
+        interrupted = True
         for future in list(pending):
             if future.cancel():
                 pending.pop(future)
@@ -114,14 +164,7 @@ def run_each(
                 collect(future)
     finally:
         executor.shutdown(wait=True, cancel_futures=True)
-    return run
-
-
-@dataclass(frozen=True)
-class FleetRun(Generic[R]):
-    results: list[R]  # in target order
-    interrupted: bool
-    seconds: float
+    return interrupted
 
 
 def update_fleet(
@@ -132,23 +175,14 @@ def update_fleet(
     workdir: Path | None,
     progress: Progress,
 ) -> FleetRun[UpdateResult]:
-    """Update every target; a repository left unfinished by Ctrl-C is reported as an error."""
-    start = time.monotonic()
     with workspace(workdir, settings.template) as paths:
-        run = run_each(
+        return run_each(
             partial(update_one, settings=settings, paths=paths),
             targets,
             jobs=jobs,
             progress=progress,
             failed=lambda target, reason: UpdateResult(target.spec, Outcome.ERROR, error=reason),
         )
-    progress.close()
-    unfinished = "interrupted before this repository finished: run the same command again"
-    results = [
-        result or UpdateResult(target.spec, Outcome.ERROR, error=unfinished)
-        for target, result in zip(targets, run.results, strict=True)
-    ]
-    return FleetRun(results, run.interrupted, time.monotonic() - start)
 
 
 def status_fleet(
@@ -160,9 +194,8 @@ def status_fleet(
     workdir: Path | None,
     progress: Progress,
 ) -> FleetRun[StatusResult]:
-    start = time.monotonic()
     with workspace(workdir, template) as paths:
-        run = run_each(
+        return run_each(
             partial(status_one, paths=paths, remote=remote),
             targets,
             jobs=jobs,
@@ -170,9 +203,3 @@ def status_fleet(
             failed=lambda target, reason: StatusResult(target.spec, State.ERROR, error=reason),
             processes=False,
         )
-    progress.close()
-    results = [
-        result or StatusResult(target.spec, State.ERROR, error="interrupted")
-        for target, result in zip(targets, run.results, strict=True)
-    ]
-    return FleetRun(results, run.interrupted, time.monotonic() - start)
