@@ -67,29 +67,14 @@ def run_each(
     start = time.monotonic()
     results: list[R | None] = [None] * len(targets)
     try:
-        interrupted = _run(
-            work, targets, results, jobs=jobs, progress=progress, failed=failed, processes=processes
-        )
+        if jobs <= 1 or len(targets) <= 1:
+            interrupted = _run_inline(work, targets, results, progress)
+        else:
+            interrupted = _run_pool(work, targets, results, jobs, progress, failed, processes)
     finally:
         progress.close()
     done = [r if r is not None else failed(t, UNFINISHED) for t, r in zip(targets, results, strict=True)]
     return FleetRun(done, interrupted, time.monotonic() - start)
-
-
-def _run(
-    work: Callable[[Target], R],
-    targets: Sequence[Target],
-    results: list[R | None],
-    *,
-    jobs: int,
-    progress: Progress,
-    failed: Callable[[Target, str], R],
-    processes: bool,
-) -> bool:
-    """Fill `results`; True when Ctrl-C stopped the run."""
-    if jobs <= 1 or len(targets) <= 1:
-        return _run_inline(work, targets, results, progress)
-    return _run_pool(work, targets, results, jobs=jobs, progress=progress, failed=failed, processes=processes)
 
 
 def _run_inline(
@@ -109,12 +94,12 @@ def _run_pool(
     work: Callable[[Target], R],
     targets: Sequence[Target],
     results: list[R | None],
-    *,
     jobs: int,
     progress: Progress,
     failed: Callable[[Target, str], R],
     processes: bool,
 ) -> bool:
+    """Fill `results` from a pool of `jobs` workers; True when Ctrl-C stopped the run."""
     executor: Executor
     if processes:
         context = multiprocessing.get_context("spawn")  # no fork of a process with threads
