@@ -159,7 +159,17 @@ def time_fleet(projects: list[Path], jobs: int, work: Path) -> tuple[float, dict
     targets.write_text("".join(f"{p}\n" for p in projects))
     report = work / "report.json"
     start = time.perf_counter()
-    command = [*MLOPS_FORGE, "fleet", "update", "--jobs", str(jobs), "--from", str(targets), "--report", str(report)]
+    command = [
+        *MLOPS_FORGE,
+        "fleet",
+        "update",
+        "--jobs",
+        str(jobs),
+        "--from",
+        str(targets),
+        "--report",
+        str(report),
+    ]
     done = subprocess.run(command, capture_output=True, text=True, check=False)
     elapsed = time.perf_counter() - start
     if done.returncode != 0:
@@ -174,7 +184,9 @@ def check_loop_result(projects: list[Path]) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--sizes", default="10,50", help="fleet sizes to time (default: 10,50)")
     parser.add_argument("--compare", type=int, default=50, help="size timed side by side with the loop")
     parser.add_argument("--jobs", type=int, default=2)
@@ -224,7 +236,9 @@ def main(argv: list[str] | None = None) -> int:
         "in all, process start included."
     )
     ok = ratio is not None and ratio >= 1.7 and statistics.median(per_repo) <= 0.1
-    print(f"\nTargets (>= 1.7x at {args.compare}, <= 0.1 s per current repository): {'met' if ok else 'NOT met'}")
+    print(
+        f"\nTargets (>= 1.7x at {args.compare}, <= 0.1 s per current repository): {'met' if ok else 'NOT met'}"
+    )
     return 0 if ok else 1
 
 

@@ -78,7 +78,9 @@ def test_half_done_branch_is_cleaned_and_redone(make_project, tmp_path: Path):
     assert "_commit: v2.0.0" in run_git(repo, "show", f"{BRANCH}:.copier-answers.yml")
 
 
-def test_killed_worker_processes_are_reported_and_the_rerun_finishes(make_project, tmp_path: Path, monkeypatch):
+def test_killed_worker_processes_are_reported_and_the_rerun_finishes(
+    make_project, tmp_path: Path, monkeypatch
+):
     repos = [make_project(name) for name in ("k1", "k2", "k3")]
     report = tmp_path / "r.json"
     command = ["fleet", "update", "--jobs", "2", "--report", str(report), *map(str, repos)]
