@@ -133,11 +133,16 @@ def read_stack_config(project: str, stack_file: Path) -> dict[str, str]:
 
 def _run(entry: Path, project: str, environment: str, config: dict[str, str]) -> list:
     import pulumi
+    from pulumi.runtime.settings import SETTINGS
     from pulumi.runtime.stack import wait_for_rpcs
 
     loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)
     monitor = RecordingMonitor(AzureMocks())
+    # The SDK tracks outstanding outputs in a set that mock settings never replace, so its default
+    # is shared by every context: a failed run would leave tasks there that the next run awaits
+    # forever. Each run gets its own.
+    SETTINGS.outputs = set()
     try:
         pulumi.runtime.set_all_config(config)
         pulumi.runtime.set_mocks(
