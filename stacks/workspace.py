@@ -116,28 +116,23 @@ class MlWorkspace(pulumi.ComponentResource):
             opts=child,
             **common,
         )
-        monitor.DiagnosticSetting(
-            f"{name}-workspace-diagnostics",
-            name="to-log-analytics",
-            resource_uri=self.workspace.id,
-            workspace_id=self.log_analytics.id,
-            log_analytics_destination_type="Dedicated",
-            logs=[
-                monitor.DiagnosticsLogSettingsArgs(category=c, enabled=True) for c in WORKSPACE_LOG_CATEGORIES
-            ],
-            metrics=[monitor.DiagnosticsMetricSettingsArgs(category="AllMetrics", enabled=True)],
-            opts=child,
-        )
-        monitor.DiagnosticSetting(
-            f"{name}-vault-diagnostics",
-            name="to-log-analytics",
-            resource_uri=self.key_vault.id,
-            workspace_id=self.log_analytics.id,
-            log_analytics_destination_type="Dedicated",
-            logs=[monitor.DiagnosticsLogSettingsArgs(category="AuditEvent", enabled=True)],
-            metrics=[monitor.DiagnosticsMetricSettingsArgs(category="AllMetrics", enabled=True)],
-            opts=child,
-        )
+        self._send_logs(f"{name}-workspace-diagnostics", self.workspace.id, WORKSPACE_LOG_CATEGORIES)
+        self._send_logs(f"{name}-vault-diagnostics", self.key_vault.id, ("AuditEvent",))
         self.workspace_name = self.workspace.name
         self.principal_id = self.workspace.identity.apply(lambda i: i.principal_id if i else None)
         self.register_outputs({"workspaceId": self.workspace.id, "logAnalyticsId": self.log_analytics.id})
+
+    def _send_logs(
+        self, logical_name: str, resource_id: pulumi.Input[str], categories: tuple[str, ...]
+    ) -> None:
+        """Diagnostic logs and metrics of a resource into resource-specific Log Analytics tables."""
+        monitor.DiagnosticSetting(
+            logical_name,
+            name="to-log-analytics",
+            resource_uri=resource_id,
+            workspace_id=self.log_analytics.id,
+            log_analytics_destination_type="Dedicated",
+            logs=[monitor.DiagnosticsLogSettingsArgs(category=c, enabled=True) for c in categories],
+            metrics=[monitor.DiagnosticsMetricSettingsArgs(category="AllMetrics", enabled=True)],
+            opts=pulumi.ResourceOptions(parent=self),
+        )

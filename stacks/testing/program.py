@@ -160,6 +160,9 @@ def _run(entry: Path, project: str, environment: str, config: dict[str, str]) ->
         for task in pending:
             task.cancel()
         loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
+        # The mock monitor gives each executor thread an event loop of its own; joining the
+        # threads now lets those loops close normally instead of failing noisily at exit.
+        loop.run_until_complete(loop.shutdown_default_executor())
         asyncio.set_event_loop(None)
         loop.close()
     return monitor.registrations
