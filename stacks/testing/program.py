@@ -65,14 +65,24 @@ class Plan:
         return matches[0]
 
 
+PROMOTION_ORDER = ("dev", "test", "prod")
+
+
 def stack_files(program_dir: Path) -> dict[str, Path]:
-    """Environment name → `Pulumi.<env>.yaml` for every stack file in `program_dir`."""
+    """Environment name → `Pulumi.<env>.yaml` for every stack file in `program_dir`.
+
+    Built-in environments come first in promotion order (dev, test, prod), then the others by name.
+    """
     found = {}
-    for path in sorted(program_dir.glob("Pulumi.*.yaml")):
+    for path in program_dir.glob("Pulumi.*.yaml"):
         env = path.name[len("Pulumi.") : -len(".yaml")]
         if env:
             found[env] = path
-    return found
+
+    def rank(env: str) -> tuple[int, str]:
+        return (PROMOTION_ORDER.index(env) if env in PROMOTION_ORDER else len(PROMOTION_ORDER), env)
+
+    return {env: found[env] for env in sorted(found, key=rank)}
 
 
 def _load_yaml(path: Path) -> dict[str, Any]:

@@ -47,6 +47,7 @@ def test_table_groups_by_environment(capsys, example_dir) -> None:
     assert code == 0
     for env in ("dev", "test", "prod"):
         assert f"== {env}:" in out and f"mlw-churn-model-{env}" in out
+    assert out.index("== dev:") < out.index("== test:") < out.index("== prod:")  # promotion order
     assert "Quota Utilization Percentage" in out
 
 
@@ -121,7 +122,7 @@ def test_errors_are_one_clear_line_and_exit_2(capsys, program, mutate, expected)
 
 def test_unknown_environment_names_the_missing_file(capsys, example_dir) -> None:
     code, _, err = run(capsys, "plan", str(example_dir), "--env", "staging")
-    assert code == 2 and "Pulumi.staging.yaml: not found (stacks here: dev, prod, test)" in err
+    assert code == 2 and "Pulumi.staging.yaml: not found (stacks here: dev, test, prod)" in err
 
 
 def test_bad_format_is_a_usage_error(capsys, example_dir) -> None:
