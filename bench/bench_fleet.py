@@ -27,6 +27,12 @@ import tempfile
 import time
 from pathlib import Path
 
+REPO_ROOT = Path(__file__).resolve().parents[1]
+# The fleet tests' git helpers: one implementation of "write these files, commit, tag".
+sys.path.insert(0, str(REPO_ROOT / "tests" / "fleet"))
+from fleet_repos import commit_all, write_tree  # noqa: E402
+from fleet_repos import run_git as git  # noqa: E402
+
 BIN = Path(sys.executable).parent
 MLOPS_FORGE = [sys.executable, "-m", "generator"]
 
@@ -84,32 +90,13 @@ V2 = {
 }
 
 
-def git(repo: Path, *args: str) -> str:
-    return subprocess.run(["git", "-C", str(repo), *args], check=True, capture_output=True, text=True).stdout
-
-
-def write_tree(root: Path, files: dict[str, str | None]) -> None:
-    for path, content in files.items():
-        target = root / path
-        if content is None:
-            target.unlink(missing_ok=True)
-        else:
-            target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_text(content)
-
-
-def commit(repo: Path, message: str) -> None:
-    git(repo, "add", "--all")
-    git(repo, "commit", "--quiet", "-m", message)
-
-
 def build_template(root: Path) -> Path:
     template = root / "template"
     template.mkdir(parents=True)
     git(template, "init", "--quiet", "-b", "main")
     for tag, files in (("v1.0.0", V1), ("v2.0.0", V2)):
         write_tree(template, files)
-        commit(template, tag)
+        commit_all(template, tag)
         git(template, "tag", tag)
     return template
 
@@ -121,10 +108,10 @@ def build_projects(template: Path, dest: Path, count: int, version: str = "v1.0.
     seed = dest / "seed"
     copier.run_copy(str(template), seed, vcs_ref=version, defaults=True, quiet=True)
     git(seed, "init", "--quiet", "-b", "main")
-    commit(seed, "generated")
+    commit_all(seed, "generated")
     with (seed / "README.md").open("a") as readme:
         readme.write("\n## Our notes\n\nThe model is retrained weekly.\n")
-    commit(seed, "notes")
+    commit_all(seed, "notes")
     projects = []
     for index in range(count):
         project = dest / f"project-{index:03d}"
