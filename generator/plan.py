@@ -52,7 +52,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 
 def settings_from_args(args: argparse.Namespace) -> PlanSettings:
-    from stacks.testing import stack_files
+    from stacks.offline import stack_files
 
     if args.program_dir is None:
         program_dir = Path("infra") if Path("infra").is_dir() else Path(".")
@@ -77,12 +77,23 @@ def settings_from_args(args: argparse.Namespace) -> PlanSettings:
     return PlanSettings(program_dir, environments, args.output_format, args.check, args.jobs)
 
 
+def config_report(errors: list) -> str:
+    """One line for one error; a count and one indented line per error for several."""
+    if len(errors) == 1:
+        return str(errors[0])
+    return f"{len(errors)} configuration errors:\n" + "\n".join(f"  {error}" for error in errors)
+
+
 def run(args: argparse.Namespace) -> int:
     settings = settings_from_args(args)
     from generator import plan_render
-    from stacks.testing import ProgramError, plan_programs
+    from stacks.offline import ProgramError, check_stacks, plan_programs
 
     try:
+        # Every mistake of every stack file in one run, with file and line, before anything is planned.
+        config_errors = check_stacks(settings.program_dir, list(settings.environments))
+        if config_errors:
+            raise UserError(config_report(config_errors))
         plans = plan_programs(settings.program_dir, list(settings.environments), settings.jobs)
     except ProgramError as exc:
         raise UserError(str(exc)) from None
