@@ -53,7 +53,11 @@ AZURE_ML_REGIONS: tuple[str, ...] = (
 # One address: something@domain.tld, no spaces, no second @, no double quote (Azure Monitor
 # rejects quoted local parts in action group receivers).
 EMAIL_PATTERN = r'[^@\s"]+@[^@\s"]+\.[^@\s"]+'
-GITHUB_REPOSITORY_PATTERN = r"[A-Za-z0-9](?:[A-Za-z0-9]|-(?=[A-Za-z0-9])){0,38}/[A-Za-z0-9._-]{1,100}"
+# GitHub's rules: an account is 1-39 letters, digits or single inner hyphens; a repository is
+# 1-100 letters, digits, '.', '_' or '-', not '.' or '..' and not ending in '.git'.
+GITHUB_REPOSITORY_PATTERN = (
+    r"[A-Za-z0-9](?:[A-Za-z0-9]|-(?=[A-Za-z0-9])){0,38}/(?!\.\.?$)(?!.*\.git$)[A-Za-z0-9._-]{1,100}"
+)
 # A release of mlops-forge (the tag without its `v`): 1.2.3, 1.2.3rc1, 1.2.3.dev4+g1a2b3c.
 VERSION_PATTERN = r"[0-9]+\.[0-9]+\.[0-9]+[a-z0-9.+-]*"
 REGISTRY_ID_PATTERN = (
@@ -381,12 +385,15 @@ def parse(setting: Setting, raw: str) -> Any:
 
 def _check_text(setting: Setting, value: str) -> str:
     if setting.choices and value not in setting.choices:
-        hint = difflib.get_close_matches(value, setting.choices, n=1)
-        if hint:
-            raise ValueError(f"{value!r} is not allowed; did you mean {hint[0]}?")
+        squashed = re.sub(r"[\s_-]", "", value).lower()
+        hint = [c for c in setting.choices if c.lower() == squashed] or difflib.get_close_matches(
+            squashed, setting.choices, n=1, cutoff=0.85
+        )
         what = (
             "a region where Azure Machine Learning is offered" if setting.key == LOCATION_KEY else "allowed"
         )
+        if hint:
+            raise ValueError(f"{value!r} is not {what}; did you mean {hint[0]}?")
         raise ValueError(f"{value!r} is not {what} (allowed: {', '.join(setting.choices)})")
     too_short = setting.min_length is not None and len(value) < setting.min_length
     too_long = setting.max_length is not None and len(value) > setting.max_length
