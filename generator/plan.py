@@ -77,6 +77,17 @@ def settings_from_args(args: argparse.Namespace) -> PlanSettings:
     return PlanSettings(program_dir, environments, args.output_format, args.check, args.jobs)
 
 
+def stack_profiles(program_dir: Path, environments: tuple[str, ...]) -> dict[str, str | None]:
+    """Environment → the profile its stack file names with `forge:profile`, if any."""
+    from stacks.offline import read_project, read_stack_file
+
+    project, _ = read_project(program_dir)
+    return {
+        env: read_stack_file(project, program_dir / f"Pulumi.{env}.yaml").values.get("forge:profile")
+        for env in environments
+    }
+
+
 def config_report(errors: list) -> str:
     """One line for one error; a count and one indented line per error for several."""
     if len(errors) == 1:
@@ -95,11 +106,16 @@ def run(args: argparse.Namespace) -> int:
         if config_errors:
             raise UserError(config_report(config_errors))
         plans = plan_programs(settings.program_dir, list(settings.environments), settings.jobs)
+        profiles = stack_profiles(settings.program_dir, settings.environments)
     except ProgramError as exc:
         raise UserError(str(exc)) from None
-    from stacks.policies import evaluate
+    from stacks.policies import evaluate, is_strict
 
-    violations = {plan.environment: evaluate(plan) for plan in plans}
+    # Strict or relaxed as the stack's profile says: `forge:profile: prod` makes a `live` stack strict.
+    violations = {
+        plan.environment: evaluate(plan, is_strict(plan.environment, profiles.get(plan.environment)))
+        for plan in plans
+    }
 
     if settings.output_format == "json":
         sys.stdout.write(plan_render.as_json(plans[0].project, plans, violations) + "\n")

@@ -118,9 +118,12 @@ class StackFile:
     secret_keys: frozenset[str]
     lines: dict[str, int]
     config_line: int
+    written: dict[str, str]  # full key → the key as the file spells it (bare keys have no namespace)
 
     def error(self, key: str, message: str) -> ProgramError:
-        return ProgramError(message, self.path, key, self.lines.get(key, self.config_line))
+        return ProgramError(
+            message, self.path, self.written.get(key, key), self.lines.get(key, self.config_line)
+        )
 
 
 def _key_lines(text: str, project: str) -> tuple[dict[str, int], int]:
@@ -151,14 +154,14 @@ def read_stack_file(project: str, path: Path) -> StackFile:
     config = data.get("config") or {}
     if not isinstance(config, dict):
         raise ProgramError("'config' must be a mapping", path, "config")
-    values, secrets = {}, set()
+    values, secrets, written = {}, set(), {}
     for key, value in config.items():
         full = str(key) if ":" in str(key) else f"{project}:{key}"
-        values[full] = _config_value(value)
+        values[full], written[full] = _config_value(value), str(key)
         if isinstance(value, dict) and set(value) == {"secure"}:
             secrets.add(full)
     environment = path.name[len("Pulumi.") : -len(".yaml")]
-    return StackFile(path, environment, values, frozenset(secrets), lines, config_line)
+    return StackFile(path, environment, values, frozenset(secrets), lines, config_line, written)
 
 
 def check_stacks(program_dir: str | Path, environments: list[str]) -> list[ProgramError]:
