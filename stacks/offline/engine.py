@@ -141,10 +141,20 @@ def plan_programs(program_dir: str | Path, environments: list[str], jobs: int | 
         return pool.starmap(plan_program, [(program_dir, env) for env in environments], chunksize=1)
 
 
+# The wire form of a secret value (pulumi.runtime.rpc's signature key and secret signature).
+SECRET_SIGNATURE = ("4dabf18193072939515e22adb298388d", "1b47061264138c4ac30d75fd1eb44270")
+
+
 def _tidy(value: Any) -> Any:
-    """Whole numbers arrive as floats (protobuf numbers are doubles); show them as integers."""
+    """Whole numbers arrive as floats (protobuf numbers are doubles); show them as integers.
+
+    A secret input arrives wrapped in its wire signature; the plan shows the value (offline it
+    is the `[secret]` placeholder of the stack file, never the cleartext).
+    """
     if isinstance(value, float) and value.is_integer():
         return int(value)
+    if isinstance(value, dict) and value.get(SECRET_SIGNATURE[0]) == SECRET_SIGNATURE[1]:
+        return _tidy(value.get("value"))
     if isinstance(value, dict):
         return {k: _tidy(v) for k, v in sorted(value.items())}
     if isinstance(value, list):

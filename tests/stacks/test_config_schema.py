@@ -220,3 +220,25 @@ def test_copier_offers_the_regions_the_stacks_accept() -> None:
     questions = yaml.safe_load((REPO / "copier.yml").read_text(encoding="utf-8"))
     assert tuple(questions["azure_location"]["choices"]) == AZURE_ML_REGIONS
     assert questions["azure_location"]["default"] in AZURE_ML_REGIONS
+
+
+def test_the_config_the_pulumi_cli_passes_in_the_environment_is_checked(monkeypatch) -> None:
+    """`pulumi preview`/`up` hand the program its stack's config as PULUMI_CONFIG (JSON)."""
+    import contextvars
+
+    import pulumi
+
+    config = {**BASE, "forge:alertEmail": '["x@y.io"]', "azure-native:subscriptionId": "s"}
+    monkeypatch.setenv("PULUMI_CONFIG", json.dumps(config))
+    monkeypatch.setenv("PULUMI_CONFIG_SECRET_KEYS", "[]")
+
+    def read():
+        return settings_from_config(pulumi.Config("forge"), "prod")
+
+    with pytest.raises(ConfigError, match="did you mean forge:alertEmails") as info:
+        contextvars.Context().run(read)
+    assert [p.key for p in info.value.problems] == ["forge:alertEmail"]
+
+    del config["forge:alertEmail"]
+    monkeypatch.setenv("PULUMI_CONFIG", json.dumps(config))
+    assert contextvars.Context().run(read).alert_emails == ("a@b.io",)
