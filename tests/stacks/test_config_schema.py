@@ -8,14 +8,8 @@ import yaml
 
 from stacks import ConfigError, settings_from_config
 from stacks.config import check_config, settings_from_values
-from stacks.settings_schema import (
-    AZURE_ML_REGIONS,
-    BY_KEY,
-    GENERATED_FILES,
-    SETTINGS,
-    docs_with_table,
-    settings_json_schema_text,
-)
+from stacks.settings_export import GENERATED_FILES, docs_with_table, settings_json_schema_text
+from stacks.settings_schema import AZURE_ML_REGIONS, BY_KEY, SETTINGS
 
 REPO = Path(__file__).resolve().parents[2]
 BASE = {
@@ -204,14 +198,14 @@ def test_a_fake_config_is_still_accepted() -> None:
 
 def test_the_shipped_json_schema_is_generated_from_the_settings() -> None:
     shipped = (REPO / GENERATED_FILES["json"]).read_text(encoding="utf-8")
-    assert shipped == settings_json_schema_text(), "run: python -m stacks.settings_schema --write"
+    assert shipped == settings_json_schema_text(), "run: python -m stacks.settings_export --write"
     schema = json.loads(shipped)["properties"]["config"]
     assert set(schema["properties"]) >= {s.full_key for s in SETTINGS}
 
 
 def test_the_docs_table_is_generated_from_the_settings() -> None:
     docs = (REPO / GENERATED_FILES["docs"]).read_text(encoding="utf-8")
-    assert docs == docs_with_table(docs), "run: python -m stacks.settings_schema --write"
+    assert docs == docs_with_table(docs), "run: python -m stacks.settings_export --write"
     for setting in SETTINGS:
         assert f"| `{setting.full_key}` |" in docs
 

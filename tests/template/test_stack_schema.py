@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from stacks.settings_schema import settings_json_schema_text
+from stacks.settings_export import settings_json_schema_text
 
 BIN = Path(sys.executable).parent
 SCHEMA = "stack-settings.schema.json"
