@@ -94,7 +94,7 @@ def first_of_month(today: dt.date | None = None) -> str:
 def action_group_receivers(s: EnvironmentSettings) -> dict[str, list]:
     """Who an alert reaches: e-mails, the optional webhook and Azure mobile app accounts.
 
-    Every receiver uses the common alert schema, so one payload shape reaches all of them. The
+    E-mail and webhook receivers use the common alert schema (one payload shape for every alert). The
     webhook URL usually carries a token (a Teams workflow's or Slack's incoming-webhook URL), so
     it stays a secret in the state too. The `action-group-has-receiver` policy rule fails an
     environment whose lists are all empty.
