@@ -334,14 +334,6 @@ def unknown_keys(keys: Iterable[str], project: str | None = None) -> list[Proble
     return problems
 
 
-def _describe(setting: Setting) -> str:
-    if setting.choices:
-        return "one of " + ", ".join(setting.choices)
-    return {"str": "text", "int": "a whole number", "float": "a number", "bool": "true or false"}.get(
-        setting.kind.__name__, "a list of strings"
-    )
-
-
 def parse(setting: Setting, raw: str) -> Any:
     """One raw config string (YAML scalars arrive as strings, lists as JSON) → a checked value.
 
