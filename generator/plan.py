@@ -6,8 +6,12 @@ import argparse
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from generator.errors import UserError
+
+if TYPE_CHECKING:  # the SDK-heavy stacks package is imported only when a plan runs
+    from stacks.offline import ProgramError
 
 FORMATS = ("table", "json", "mermaid")
 
@@ -88,7 +92,7 @@ def stack_profiles(program_dir: Path, environments: tuple[str, ...]) -> dict[str
     }
 
 
-def config_report(errors: list) -> str:
+def config_report(errors: list[ProgramError]) -> str:
     """One line for one error; a count and one indented line per error for several."""
     if len(errors) == 1:
         return str(errors[0])
