@@ -4,13 +4,15 @@ A fleet update's pull request carries `notes_between(...)`: what changed in the 
 project's version and the target, with every version's "Upgrade notes" (what the team must do by
 hand) first, because that is what a reviewer needs before merging.
 
-Standard library and `packaging` only: release.yml runs this from a bare checkout.
+Standard library, git and `packaging` only: release.yml runs this from a bare checkout.
 """
 
 from __future__ import annotations
 
 import re
+import subprocess
 from dataclasses import dataclass
+from pathlib import Path
 
 from packaging.version import InvalidVersion, Version
 
@@ -148,6 +150,27 @@ def notes_between(
         dated = f" ({entry.date})" if entry.date else ""
         lines += [f"#### {entry.name}{dated}", "", _demote(entry.changes) or "No other changes.", ""]
     return _truncate("\n".join(lines).rstrip() + "\n", limit, changelog_url)
+
+
+def notes_for_update(template: Path, from_ref: str, to_ref: str, *, limit: int = DEFAULT_LIMIT) -> str:
+    """Release notes for a project moving from_ref -> to_ref of a template clone; "" if none apply.
+
+    Reads CHANGELOG.md as of `to_ref` in the template's git repository. Lenient where a pull
+    request body is concerned: a ref that is no version (a commit SHA, a branch) or a template
+    without a changelog gives "" instead of an error, so an update never fails for want of notes.
+    """
+    shown = subprocess.run(
+        ["git", "-C", str(template), "show", f"{to_ref}:CHANGELOG.md"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if shown.returncode != 0:
+        return ""
+    try:
+        return notes_between(shown.stdout, from_ref, to_ref, limit=limit)
+    except ChangelogError:
+        return ""
 
 
 def _demote(markdown: str) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import subprocess
 import tomllib
 from pathlib import Path
 
@@ -121,6 +122,29 @@ def test_section_of_a_missing_version_is_a_clear_error():
 def test_release_body_puts_upgrade_notes_first():
     body = changelog.release_body(changelog.section(SAMPLE, "1.0.0"))
     assert body.index("### Upgrade notes") < body.index("Destructive") < body.index("### Changed")
+
+
+def test_notes_for_update_reads_the_changelog_at_the_target_tag(tmp_path):
+    template = tmp_path / "template"
+    template.mkdir()
+
+    def git(*args: str) -> None:
+        subprocess.run(["git", "-C", str(template), *args], check=True, capture_output=True)
+
+    git("init", "-q", "-b", "main")
+    (template / "CHANGELOG.md").write_text(SAMPLE)
+    git("add", "-A")
+    git("-c", "user.name=t", "-c", "user.email=t@example.com", "commit", "-qm", "1.2.0")
+    git("tag", "v1.2.0")
+    (template / "CHANGELOG.md").write_text(
+        SAMPLE.replace("## [1.2.0]", "## [1.3.0] - 2027-01-01\n\n### Upgrade notes\n\n- later\n\n## [1.2.0]")
+    )
+    git("-c", "user.name=t", "-c", "user.email=t@example.com", "commit", "-qam", "1.3.0")
+    notes = changelog.notes_for_update(template, "v1.1.0", "v1.2.0")
+    assert "**Breaking**" in notes and "later" not in notes, "as of the target tag, not HEAD"
+    assert changelog.notes_for_update(template, "0123abcd" * 5, "v1.2.0") == "", "a SHA: no notes, no error"
+    assert changelog.notes_for_update(template, "v1.1.0", "v9.9.9") == "", "no such tag"
+    assert changelog.notes_for_update(tmp_path, "v1.1.0", "v1.2.0") == "", "not a repository"
 
 
 # The real changelog -----------------------------------------------------------------------------
