@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
 import shutil
 import subprocess
 import tomllib
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -47,6 +50,30 @@ def clone_working_tree(dest: Path) -> Checkout:
     git(dest, "add", "-A")
     git(dest, "commit", "-q", "--allow-empty", "--no-verify", "-m", "the working tree under test")
     return Checkout(dest, git(dest, "rev-parse", "HEAD").strip())
+
+
+def canonical_url_to(template: Path) -> dict[str, str]:
+    """Git config (as environment) that serves the template's canonical URL from a local clone.
+
+    A project's answers file may record the canonical repository URL as `_src_path` even when it
+    was rendered from a checkout; `copier update` then clones that URL, which git rewrites here.
+    """
+    url = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["urls"]["Repository"]
+    env = {"GIT_CONFIG_COUNT": "2"}
+    for i, prefix in enumerate((f"{url}.git", url)):  # git takes the longest matching prefix
+        env[f"GIT_CONFIG_KEY_{i}"] = f"url.{template}.insteadOf"
+        env[f"GIT_CONFIG_VALUE_{i}"] = prefix
+    return env
+
+
+@contextlib.contextmanager
+def serving_canonical_url(template: Path) -> Iterator[dict[str, str]]:
+    """`canonical_url_to` for copier in this process (plumbum keeps its own environment copy)."""
+    from plumbum import local
+
+    rewrite = canonical_url_to(template)
+    with local.env(**rewrite):
+        yield {**os.environ, **rewrite}
 
 
 @pytest.fixture(scope="module")

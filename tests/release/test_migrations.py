@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from .conftest import REPO, git
+from .conftest import REPO, git, serving_canonical_url
 
 JINJA = re.compile(r"\{\{.*?\}\}|\{%.*?%\}", re.S)
 MIGRATION = """_migrations:
@@ -82,7 +82,7 @@ def test_a_renamed_question_keeps_the_projects_answer_only_through_the_migration
     assert before["owner"] == "Data Science Team"
 
     _release_v2_renaming_owner(template, with_migration)
-    with warnings.catch_warnings():
+    with warnings.catch_warnings(), serving_canonical_url(template):
         warnings.filterwarnings("ignore", category=DirtyLocalWarning)
         copier.run_update(project, vcs_ref="v2.0.0", defaults=True, overwrite=True, quiet=True, unsafe=True)
 
@@ -114,7 +114,7 @@ def test_migrations_need_trust_as_docs_say(tmp_path):
     git(project, "add", "-A")
     git(project, "commit", "-q", "-m", "scaffold")
     _release_v2_renaming_owner(template, with_migration=True)
-    with pytest.raises(UnsafeTemplateError, match="migrations"):
+    with serving_canonical_url(template), pytest.raises(UnsafeTemplateError, match="migrations"):
         copier.run_update(project, vcs_ref="v2.0.0", defaults=True, overwrite=True, quiet=True)
     assert _answers(project)["owner"] == "Team A", "nothing changed"
 

@@ -27,7 +27,7 @@ import pytest
 import yaml
 from packaging.version import InvalidVersion, Version
 
-from .conftest import REPO, Checkout, git
+from .conftest import REPO, Checkout, git, serving_canonical_url
 
 EXISTING_REGISTRY = (
     "/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/rg-shared-ml/providers/"
@@ -188,7 +188,7 @@ def updated(request, paths: Paths, tmp_path_factory) -> Updated:
     fleet_project = work / "by-fleet"
     shutil.copytree(project, fleet_project, symlinks=True)
 
-    with warnings.catch_warnings():
+    with warnings.catch_warnings(), serving_canonical_url(paths.checkout.path) as env:
         warnings.filterwarnings("ignore", category=DirtyLocalWarning)
         copier.run_update(
             project, vcs_ref=paths.next_tag, defaults=True, overwrite=True, quiet=True, unsafe=True
@@ -200,7 +200,7 @@ def updated(request, paths: Paths, tmp_path_factory) -> Updated:
     fleet = subprocess.run(
         [sys.executable, "-m", "generator", "fleet", "update", str(fleet_project), "--to", paths.next_tag,
          "--jobs", "1", "--trust", "--report", str(report)],
-        capture_output=True, text=True, timeout=300, check=False, cwd=work,
+        capture_output=True, text=True, timeout=300, check=False, cwd=work, env=env,
     )  # fmt: skip
     assert report.is_file(), fleet.stdout[-2000:] + fleet.stderr[-2000:]
     return Updated(name, data, before, project, fleet_project, json.loads(report.read_text()))
@@ -226,8 +226,9 @@ def test_fleet_update_of_an_untouched_project_is_updated_to_the_same_files(updat
     fleet_tree = git(updated.by_fleet, "rev-parse", f"{branch}^{{tree}}")
     copier_tree = git(updated.by_copier, "rev-parse", "HEAD^{tree}")
     if fleet_tree != copier_tree:
-        differ = git(updated.by_copier, "diff", "--stat", "HEAD", "--", ".")
-        pytest.fail(f"fleet update and copier update differ:\n{differ}")
+        git(updated.by_copier, "fetch", "-q", str(updated.by_fleet), branch)
+        differ = git(updated.by_copier, "diff", "HEAD", "FETCH_HEAD")
+        pytest.fail(f"fleet update and copier update differ:\n{differ[-3000:]}")
 
 
 def test_every_answer_survived(updated: Updated, paths: Paths):
