@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 DEMO := build/demo
 
-.PHONY: setup demo test lint bench clean
+.PHONY: setup demo test lint bench release clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -c 'import sys; sys.exit("mlops-forge needs Python 3.11 or newer") if sys.version_info < (3, 11) else None'
@@ -33,6 +33,12 @@ lint: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python bench/run.py
+
+# Cut a release: bump pyproject.toml, turn CHANGELOG.md's [Unreleased] into the version's section,
+# commit and tag vX.Y.Z (docs/releasing.md). Pushing the tag runs .github/workflows/release.yml.
+release: $(STAMP)
+	@test -n "$(VERSION)" || { echo "usage: make release VERSION=X.Y.Z" >&2; exit 2; }
+	$(BIN)/python scripts/release.py prepare $(VERSION)
 
 clean:
 	rm -rf $(VENV) build .pytest_cache .ruff_cache
