@@ -116,6 +116,12 @@ def _network_from_config(read: _Reader, profile: Profile) -> NetworkSettings:
     mode = read.get("networkMode", default="private" if profile.private_network else "public")
     if mode not in NETWORK_MODES:
         raise ConfigError(key + "networkMode", f"expected one of {', '.join(NETWORK_MODES)}, got {mode!r}")
+    if mode != "public" and profile.container_registry_sku != "Premium":
+        # Private endpoints and IP rules on a container registry exist only in the Premium tier.
+        raise ConfigError(
+            key + "networkMode",
+            f"{mode} needs containerRegistrySku Premium, the profile has {profile.container_registry_sku}",
+        )
     vnet_id = read.get("vnetId")
     if vnet_id is not None and not VNET_ID_PATTERN.fullmatch(vnet_id):
         raise ConfigError(
