@@ -80,6 +80,8 @@ class MlEnvironment(pulumi.ComponentResource):
             opts=child,
         )
         self.runner_labels: list[str] = []
+        network_targets: dict[str, pulumi.Input[str]] = {}
+        zones: dict[str, pulumi.Input[str]] | None = None
         if settings.network.private:
             net = PrivateNetwork(
                 f"{name}-network",
@@ -114,6 +116,9 @@ class MlEnvironment(pulumi.ComponentResource):
                 opts=child,
             )
             self.runner_labels = runners.labels
+            zones = {zone: resource.id for zone, resource in net.zones.items()}
+            if not settings.network.vnet_id:  # a VNet taken by ID is monitored by its owner
+                network_targets["virtual_network"] = net.vnet_id
         Monitoring(
             f"{name}-monitoring",
             MonitoringArgs(
@@ -126,8 +131,10 @@ class MlEnvironment(pulumi.ComponentResource):
                     "storage": workspace.storage.id,
                     "container_registry": workspace.container_registry.id,
                     "log_analytics": workspace.log_analytics.id,
+                    **network_targets,
                 },
                 log_analytics_id=workspace.log_analytics.id,
+                private_dns_zones=zones,
             ),
             opts=child,
         )

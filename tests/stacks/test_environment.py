@@ -116,7 +116,11 @@ def test_alerts_cover_amba_must_haves(example_plans, env) -> None:
     }
     assert workspace_metrics == AMBA_WORKSPACE_METRICS
     namespaces = {c["metricNamespace"] for c in criteria if c["metricName"] == "Availability"}
-    assert namespaces == {"Microsoft.KeyVault/vaults", "Microsoft.Storage/storageAccounts"}
+    assert namespaces == {
+        "Microsoft.KeyVault/vaults",
+        "Microsoft.Storage/storageAccounts",
+        "Microsoft.Storage/storageAccounts/fileServices",
+    }
     for alert in plan.of_type("azure-native:monitor:MetricAlert"):
         assert alert.properties["actions"][0]["actionGroupId"].endswith(f"ag-churn-model-{env}")
     query = one(plan, "azure-native:monitor:ScheduledQueryRule")
