@@ -61,6 +61,7 @@ class EnvironmentSettings:
     network: NetworkSettings = field(default_factory=lambda: NetworkSettings())
     compute_instance_user: str | None = None  # Entra object ID of the instance's one user
     generation: int = 1  # bump after a destroy: new Key Vault and workspace names
+    drift_monitor: bool = False  # the daily drift check runs here: create its read-only identity
 
     @property
     def names(self) -> naming.Names:
@@ -290,7 +291,10 @@ def settings_from_config(
     if generation < 1:
         raise ConfigError(key + "generation", f"must be 1 or more, got {generation}")
 
+    drift_monitor = read.get("driftMonitor", bool, default=profile.strict)
+
     return EnvironmentSettings(
+        drift_monitor=drift_monitor,
         network=network,
         compute_instance_user=instance_user,
         generation=generation,

@@ -72,7 +72,13 @@ class CiIdentity(pulumi.ComponentResource):
         # Logical names of the deployer and previewer are unchanged so existing stacks keep them.
         self.identity = self._federated(name, names.ci_identity, [s.environment])
         self.ml_operator = self._federated(f"{name}-mlops", names.identity("mlops"), [s.environment])
-        self.monitor = self._federated(f"{name}-monitor", names.identity("monitor"), [s.environment])
+        # Only where the drift check runs (forge:driftMonitor; strict profiles by default): an
+        # identity no job uses is a grant no operation needs.
+        self.monitor = (
+            self._federated(f"{name}-monitor", names.identity("monitor"), [s.environment])
+            if s.drift_monitor
+            else None
+        )
         self.preview_identity = self._federated(
             f"{name}-preview", names.preview_identity, [preview_environment(s.environment)]
         )
@@ -102,16 +108,17 @@ class CiIdentity(pulumi.ComponentResource):
         self._grant(
             f"{name}-mlops-blob", "mlops", self.ml_operator, roles.STORAGE_BLOB_DATA_CONTRIBUTOR, **storage
         )
-        self._grant(f"{name}-monitor-metrics", "monitor", self.monitor, roles.MONITORING_READER, **group)
-        self._grant(
-            f"{name}-monitor-blob", "monitor", self.monitor, roles.STORAGE_BLOB_DATA_READER, **storage
-        )
+        if self.monitor is not None:
+            self._grant(f"{name}-monitor-metrics", "monitor", self.monitor, roles.MONITORING_READER, **group)
+            self._grant(
+                f"{name}-monitor-blob", "monitor", self.monitor, roles.STORAGE_BLOB_DATA_READER, **storage
+            )
 
         self.client_id = self.identity.client_id
         self.principal_id = self.identity.principal_id
         self.ml_operator_client_id = self.ml_operator.client_id
         self.ml_operator_principal_id = self.ml_operator.principal_id
-        self.monitor_client_id = self.monitor.client_id
+        self.monitor_client_id = self.monitor.client_id if self.monitor is not None else ""
         self.preview_client_id = self.preview_identity.client_id
         self.register_outputs(
             {

@@ -275,6 +275,7 @@ _OPERATIONS = (
     _ml("az ml job stream", f"{_ML}/workspaces/jobs/read", plane="workspace"),
     _ml("az ml job download", f"{_ML}/workspaces/jobs/read", plane="workspace"),
     _ml("az ml data create", f"{_ML}/workspaces/data/versions/write"),
+    _ml("az ml data show", f"{_ML}/workspaces/data/versions/read"),
     _ml("az ml environment create", f"{_ML}/workspaces/environments/versions/write"),
     _ml("az ml model create", f"{_ML}/workspaces/models/versions/write"),
     _ml("az ml model show", f"{_ML}/workspaces/models/versions/read"),
@@ -308,6 +309,14 @@ _OPERATIONS = (
     ),
     Operation(
         name="az ml model create --registry-name",
+        actions=(f"{_ML}/registries/read", f"{_ML}/registries/assets/write"),
+        plane="registry",
+        scope="registry",
+        source=_REGISTRY_DOC,
+    ),
+    # Sharing a workspace model into the registry writes the registry's assets.
+    Operation(
+        name="az ml model share",
         actions=(f"{_ML}/registries/read", f"{_ML}/registries/assets/write"),
         plane="registry",
         scope="registry",
@@ -361,6 +370,27 @@ _OPERATIONS = (
         plane="arm",
         scope="resource-group",
         source=f"{_ROLES_DOC}/privileged#contributor",
+    ),
+)
+_OPERATIONS += (
+    # The registry-hosting environment's stack manages the registry's own resource group.
+    Operation(
+        name="pulumi up (registry host)",
+        actions=(
+            "Microsoft.Resources/subscriptions/resourceGroups/write",
+            f"{_ML}/registries/write",
+        ),
+        plane="arm",
+        scope="registry-group",
+        source=f"{_ROLES_DOC}/privileged#contributor",
+    ),
+    # Every environment's stack grants its identities AzureML Registry User on the registry.
+    Operation(
+        name="pulumi up (registry grants)",
+        actions=("Microsoft.Authorization/roleAssignments/write",),
+        plane="arm",
+        scope="registry",
+        source=f"{_ROLES_DOC}/privileged#role-based-access-control-administrator",
     ),
 )
 OPERATIONS: dict[str, Operation] = {op.name: op for op in _OPERATIONS}
