@@ -143,6 +143,22 @@ def read_stack_config(project: str, stack_file: Path) -> dict[str, str]:
     }
 
 
+def _skip_alias_urns() -> None:
+    """Stop the SDK computing a URN for every type alias of every resource (offline only).
+
+    Each azure-native resource declares up to a dozen type aliases, and `Resource.__init__`
+    turns each into an Output of a URN. That list serves only monitors without alias specs;
+    the mock monitor supports them (the aliases are sent as specs), so offline the URNs are
+    never read, yet they were most of a large plan's cost.
+    """
+    import pulumi.resource as resource_module
+    from pulumi.runtime.proto import resource_pb2
+    from pulumi.runtime.settings import monitor_supports_feature
+
+    if monitor_supports_feature(resource_pb2.RESOURCE_MONITOR_FEATURE_ALIAS_SPECS):
+        resource_module.collapse_alias_to_urn = lambda *_args, **_kwargs: None
+
+
 def _run(entry: Path, project: str, environment: str, config: dict[str, str]) -> list:
     import pulumi
     from pulumi.runtime.settings import SETTINGS
@@ -160,6 +176,7 @@ def _run(entry: Path, project: str, environment: str, config: dict[str, str]) ->
         pulumi.runtime.set_mocks(
             monitor.mocks, project=project, stack=environment, preview=True, monitor=monitor
         )
+        _skip_alias_urns()
         sys.path.insert(0, str(entry.parent))
         try:
             runpy.run_path(str(entry), run_name="__main__")
@@ -236,8 +253,12 @@ def plan_programs(program_dir: str | Path, environments: list[str], jobs: int | 
     jobs = min(jobs or os.cpu_count() or 1, len(environments))
     if jobs <= 1 or "fork" not in multiprocessing.get_all_start_methods():
         return [plan_program(program_dir, env) for env in environments]
+    # Later environments are the bigger ones (private network, runners, more alerts): start them
+    # first so a small one, not the biggest, is the last to begin when stacks outnumber workers.
+    biggest_first = environments[::-1]
     with multiprocessing.get_context("fork").Pool(jobs) as pool:
-        return pool.starmap(plan_program, [(program_dir, env) for env in environments], chunksize=1)
+        plans = pool.starmap(plan_program, [(program_dir, env) for env in biggest_first], chunksize=1)
+    return plans[::-1]
 
 
 def _tidy(value: Any) -> Any:
