@@ -72,6 +72,23 @@ JOBS: tuple[Job, ...] = (
         ),
         serving=("online",),
     ),
+    Job(
+        "deploy-stage.yml",
+        "deploy",
+        "ml-operator",
+        "later",
+        (
+            "az ml environment create",
+            "az ml batch-endpoint create",
+            "az ml model show --registry-name",
+            "az ml batch-deployment create",
+            "blob upload",  # the scoring code
+            "az ml batch-endpoint invoke",  # the smoke test
+            "az ml job stream",
+            "az ml job show",
+        ),
+        serving=("batch",),
+    ),
     Job("monitor.yml", "drift", "monitor", "last", ("az ml data show", "blob download")),
     Job("pulumi-stack.yml", "pulumi (preview)", "previewer", "each", ("pulumi preview",)),
     Job("pulumi-stack.yml", "pulumi (up)", "deployer", "each", ("pulumi up", "pulumi up (registry grants)")),

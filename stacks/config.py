@@ -61,7 +61,9 @@ class EnvironmentSettings:
     network: NetworkSettings = field(default_factory=lambda: NetworkSettings())
     compute_instance_user: str | None = None  # Entra object ID of the instance's one user
     generation: int = 1  # bump after a destroy: new Key Vault and workspace names
-    drift_monitor: bool = False  # the daily drift check runs here: create its read-only identity
+    # The CI jobs that run against this environment (train, promote, deploy, drift): each job
+    # kind's identity exists only where a job uses it. Default: every ML job, drift where strict.
+    jobs: tuple[str, ...] = ("train", "promote", "deploy")
 
     @property
     def names(self) -> naming.Names:
@@ -83,6 +85,7 @@ class EnvironmentSettings:
 
 
 NETWORK_MODES = ("public", "private", "ip-allowlist")
+JOB_KINDS = ("train", "promote", "deploy", "drift")
 VNET_ID_PATTERN = re.compile(
     r"^/subscriptions/[0-9a-fA-F-]{36}/resourceGroups/[^/]+/providers/Microsoft\.Network/virtualNetworks/[^/]+$"
 )
@@ -291,10 +294,16 @@ def settings_from_config(
     if generation < 1:
         raise ConfigError(key + "generation", f"must be 1 or more, got {generation}")
 
-    drift_monitor = read.get("driftMonitor", bool, default=profile.strict)
+    default_jobs = ["train", "promote", "deploy", *(["drift"] if profile.strict else [])]
+    jobs = tuple(read.get("jobs", list, default=default_jobs))
+    unknown = sorted(set(jobs) - set(JOB_KINDS))
+    if unknown:
+        raise ConfigError(
+            key + "jobs", f"unknown job kind(s) {', '.join(unknown)}; known: {', '.join(JOB_KINDS)}"
+        )
 
     return EnvironmentSettings(
-        drift_monitor=drift_monitor,
+        jobs=jobs,
         network=network,
         compute_instance_user=instance_user,
         generation=generation,

@@ -73,7 +73,13 @@ class MlEnvironment(pulumi.ComponentResource):
             RegistryArgs(
                 settings=settings,
                 subscription_id=client.subscription_id,
-                users={"workspace": workspace.principal_id, "mlops": ci.ml_operator_principal_id},
+                # The ML operator promotes and deploys models only where something is served.
+                users={"workspace": workspace.principal_id}
+                | (
+                    {"mlops": ci.ml_operator_principal_id}
+                    if {"promote", "deploy"} & set(settings.jobs)
+                    else {}
+                ),
                 deployer_principal_id=ci.principal_id,
                 approvers={"workspace": workspace.principal_id} if settings.network.private else None,
             ),

@@ -71,12 +71,16 @@ class CiIdentity(pulumi.ComponentResource):
         self._args = args
         # Logical names of the deployer and previewer are unchanged so existing stacks keep them.
         self.identity = self._federated(name, names.ci_identity, [s.environment])
-        self.ml_operator = self._federated(f"{name}-mlops", names.identity("mlops"), [s.environment])
-        # Only where the drift check runs (forge:driftMonitor; strict profiles by default): an
-        # identity no job uses is a grant no operation needs.
+        # Each job kind's identity only where such a job runs (forge:jobs): an identity no job
+        # uses is a grant no operation needs.
+        self.ml_operator = (
+            self._federated(f"{name}-mlops", names.identity("mlops"), [s.environment])
+            if {"train", "promote", "deploy"} & set(s.jobs)
+            else None
+        )
         self.monitor = (
             self._federated(f"{name}-monitor", names.identity("monitor"), [s.environment])
-            if s.drift_monitor
+            if "drift" in s.jobs
             else None
         )
         self.preview_identity = self._federated(
@@ -95,19 +99,24 @@ class CiIdentity(pulumi.ComponentResource):
         )
         self._grant(f"{name}-preview-reader", "preview", self.preview_identity, roles.READER, **group)
         workspace, storage = {"scope": args.workspace_id}, {"scope": args.storage_id}
-        self._grant(
-            f"{name}-mlops-data-scientist",
-            "mlops",
-            self.ml_operator,
-            roles.AZUREML_DATA_SCIENTIST,
-            **workspace,
-        )
-        # The Data Scientist role reads everything in a workspace but not the workspace itself,
-        # which the CLI GETs before every call.
-        self._grant(f"{name}-mlops-reader", "mlops", self.ml_operator, roles.READER, **workspace)
-        self._grant(
-            f"{name}-mlops-blob", "mlops", self.ml_operator, roles.STORAGE_BLOB_DATA_CONTRIBUTOR, **storage
-        )
+        if self.ml_operator is not None:
+            self._grant(
+                f"{name}-mlops-data-scientist",
+                "mlops",
+                self.ml_operator,
+                roles.AZUREML_DATA_SCIENTIST,
+                **workspace,
+            )
+            # The Data Scientist role reads everything in a workspace but not the workspace itself,
+            # which the CLI GETs before every call.
+            self._grant(f"{name}-mlops-reader", "mlops", self.ml_operator, roles.READER, **workspace)
+            self._grant(
+                f"{name}-mlops-blob",
+                "mlops",
+                self.ml_operator,
+                roles.STORAGE_BLOB_DATA_CONTRIBUTOR,
+                **storage,
+            )
         if self.monitor is not None:
             self._grant(f"{name}-monitor-metrics", "monitor", self.monitor, roles.MONITORING_READER, **group)
             self._grant(
@@ -116,8 +125,10 @@ class CiIdentity(pulumi.ComponentResource):
 
         self.client_id = self.identity.client_id
         self.principal_id = self.identity.principal_id
-        self.ml_operator_client_id = self.ml_operator.client_id
-        self.ml_operator_principal_id = self.ml_operator.principal_id
+        self.ml_operator_client_id = self.ml_operator.client_id if self.ml_operator is not None else ""
+        self.ml_operator_principal_id = (
+            self.ml_operator.principal_id if self.ml_operator is not None else None
+        )
         self.monitor_client_id = self.monitor.client_id if self.monitor is not None else ""
         self.preview_client_id = self.preview_identity.client_id
         self.register_outputs(

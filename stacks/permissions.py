@@ -284,6 +284,15 @@ _OPERATIONS = (
     _ml("az ml online-deployment create", f"{_ML}/workspaces/onlineEndpoints/deployments/write"),
     _ml("az ml batch-endpoint create", f"{_ML}/workspaces/batchEndpoints/write"),
     _ml("az ml batch-deployment create", f"{_ML}/workspaces/batchEndpoints/deployments/write"),
+    # Invoking a batch endpoint creates a job under the caller's identity (batch endpoint
+    # authentication: "create jobs in batch inference endpoints/deployments").
+    Operation(
+        name="az ml batch-endpoint invoke",
+        actions=(f"{_ML}/workspaces/batchEndpoints/deployments/jobs/write",),
+        plane="endpoint",
+        scope="workspace",
+        source="https://learn.microsoft.com/azure/machine-learning/how-to-authenticate-batch-endpoint",
+    ),
     Operation(
         name="az ml online-endpoint invoke",
         actions=(f"{_ML}/workspaces/onlineEndpoints/score/action",),

@@ -51,7 +51,7 @@ def test_each_job_kind_has_its_own_identity_with_exactly_its_roles(example_plans
         ("Storage Blob Data Contributor", "storageAccounts"),
         ("AzureML Registry User", "registries"),
     }
-    if env == "prod":  # the drift check runs in prod only (forge:driftMonitor, strict by default)
+    if env == "prod":  # the drift check runs in prod only (forge:jobs)
         assert held[f"{p}-monitor"] == {
             ("Monitoring Reader", "group"),
             ("Storage Blob Data Reader", "storageAccounts"),
