@@ -64,6 +64,7 @@ class EnvironmentSettings:
     # The CI jobs that run against this environment (train, promote, deploy, drift): each job
     # kind's identity exists only where a job uses it. Default: every ML job, drift where strict.
     jobs: tuple[str, ...] = ("train", "promote", "deploy")
+    online_endpoint: str | None = None  # the stack creates this online endpoint (with alerts)
 
     @property
     def names(self) -> naming.Names:
@@ -86,6 +87,8 @@ class EnvironmentSettings:
 
 NETWORK_MODES = ("public", "private", "ip-allowlist")
 JOB_KINDS = ("train", "promote", "deploy", "drift")
+# Online endpoint names: 3-32 characters, a letter first, letters, digits and hyphens.
+ENDPOINT_NAME_PATTERN = re.compile(r"^[A-Za-z][A-Za-z0-9-]{1,30}[A-Za-z0-9]$")
 VNET_ID_PATTERN = re.compile(
     r"^/subscriptions/[0-9a-fA-F-]{36}/resourceGroups/[^/]+/providers/Microsoft\.Network/virtualNetworks/[^/]+$"
 )
@@ -302,7 +305,15 @@ def settings_from_config(
             key + "jobs", f"unknown job kind(s) {', '.join(unknown)}; known: {', '.join(JOB_KINDS)}"
         )
 
+    online_endpoint = read.get("onlineEndpoint")
+    if online_endpoint is not None and not ENDPOINT_NAME_PATTERN.fullmatch(online_endpoint):
+        raise ConfigError(
+            key + "onlineEndpoint",
+            f"expected 3-32 letters, digits and hyphens starting with a letter, got {online_endpoint!r}",
+        )
+
     return EnvironmentSettings(
+        online_endpoint=online_endpoint,
         jobs=jobs,
         network=network,
         compute_instance_user=instance_user,

@@ -12,6 +12,7 @@ from stacks.monitoring import Monitoring, MonitoringArgs
 from stacks.network import NetworkArgs, PrivateNetwork
 from stacks.registries import ModelRegistry, RegistryArgs, registry_id
 from stacks.runners import GitHubRunners, RunnerArgs
+from stacks.serving import EndpointArgs, OnlineEndpoint
 from stacks.workspace import MlWorkspace, WorkspaceArgs
 
 
@@ -125,7 +126,7 @@ class MlEnvironment(pulumi.ComponentResource):
             zones = {zone: resource.id for zone, resource in net.zones.items()}
             if not settings.network.vnet_id:  # a VNet taken by ID is monitored by its owner
                 network_targets["virtual_network"] = net.vnet_id
-        Monitoring(
+        monitoring = Monitoring(
             f"{name}-monitoring",
             MonitoringArgs(
                 settings=settings,
@@ -144,6 +145,20 @@ class MlEnvironment(pulumi.ComponentResource):
             ),
             opts=child,
         )
+        self.online_endpoint: pulumi.Input[str] = ""
+        if settings.online_endpoint:
+            endpoint = OnlineEndpoint(
+                f"{name}-serving",
+                EndpointArgs(
+                    settings=settings,
+                    resource_group_name=group.name,
+                    workspace_name=workspace.workspace_name,
+                    log_analytics_id=workspace.log_analytics.id,
+                    action_group_id=monitoring.action_group.id,
+                ),
+                opts=child,
+            )
+            self.online_endpoint = endpoint.endpoint.name
         self.resource_group_name = group.name
         self.workspace_name = workspace.workspace_name
         self.deployer_client_id = ci.client_id
@@ -175,4 +190,5 @@ class MlEnvironment(pulumi.ComponentResource):
             "previewClientId": self.preview_client_id,
             "ciClientId": self.ci_client_id,
             "runnerLabels": self.runner_labels,
+            "onlineEndpoint": self.online_endpoint,
         }

@@ -36,6 +36,10 @@ ARM_TYPES: dict[str, tuple[str, str]] = {
         "Microsoft.MachineLearningServices/workspaces/{workspaceName}/computes",
         "computeName",
     ),
+    "azure-native:machinelearningservices:OnlineEndpoint": (
+        "Microsoft.MachineLearningServices/workspaces/{workspaceName}/onlineEndpoints",
+        "endpointName",
+    ),
     "azure-native:machinelearningservices:Registry": (
         "Microsoft.MachineLearningServices/registries",
         "registryName",
