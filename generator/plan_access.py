@@ -210,6 +210,7 @@ def build(
     serving: str = "online",
     routed: set[tuple[str, str]] | None = None,
     order: list[str] | None = None,
+    placement: dict[tuple[str, str], set[str]] | None = None,
 ) -> AccessMatrix:
     """The access matrix of `plans` (in promotion order) for the template's jobs.
 
@@ -217,6 +218,8 @@ def build(
     by default every job that logs in to Azure (as the template's workflows do). `order` is the
     promotion order of all the program's environments (default: `plans`' own), which decides
     where "first", "later" and "last" jobs run when only some environments are planned.
+    `placement` (read from a project's workflows) says exactly which environments each job
+    runs in and overrides the stages.
     """
     matrix = AccessMatrix()
     jobs = [j for j in JOBS if serving in j.serving]
@@ -255,7 +258,8 @@ def build(
                 f"[{env}] deployer: RBAC Administrator on the registry is granted by bootstrap"
             )
         for job in jobs:
-            if job.stage not in stages:
+            placed = (placement or {}).get((job.workflow, job.job))
+            if (placed is not None and env not in placed) or (placed is None and job.stage not in stages):
                 continue
             operations = list(job.operations)
             if job.identity == "deployer" and host:
@@ -300,6 +304,32 @@ def build(
                     )
         matrix.grants.extend(grants)
     return matrix
+
+
+def job_placement(workflows_dir: Path) -> dict[tuple[str, str], set[str]]:
+    """Which GitHub environments each job of a generated project's workflows runs in."""
+    import yaml
+
+    def jobs_of(name: str) -> dict:
+        path = workflows_dir / name
+        return (
+            (yaml.safe_load(path.read_text(encoding="utf-8")) or {}).get("jobs", {}) if path.is_file() else {}
+        )
+
+    placement: dict[tuple[str, str], set[str]] = {}
+    for workflow, job in (("train.yml", "train"), ("deploy.yml", "promote"), ("monitor.yml", "drift")):
+        environment = jobs_of(workflow).get(job, {}).get("environment")
+        if environment:
+            placement[(workflow, job)] = {str(environment)}
+    callers = [j for name in ("deploy.yml", "infra.yml") for j in jobs_of(name).values() if "uses" in j]
+    for reusable, jobs in (
+        ("deploy-stage.yml", ("deploy",)),
+        ("pulumi-stack.yml", ("pulumi (preview)", "pulumi (up)")),
+    ):
+        envs = {str(c["with"]["environment"]) for c in callers if c["uses"].endswith(reusable)}
+        for job in jobs:
+            placement[(reusable, job)] = envs
+    return placement
 
 
 def check_workflows(workflows_dir: Path, serving: str) -> list[str]:
@@ -368,15 +398,19 @@ def run(plans: list[Plan], program_dir: Path, output_format: str, check: bool) -
     workflows = program_dir.resolve().parent / ".github" / "workflows"
     serving = "online"
     problems: list[str] = []
+    placement = None
     if workflows.is_dir():
-        names = {p.name for p in workflows.iterdir()}
+        placement = job_placement(workflows)
+        specs = program_dir.resolve().parent / "azureml"
         serving = (
-            "online" if "deploy-stage.yml" in names else ("none" if "deploy.yml" not in names else "batch")
+            "online"
+            if (specs / "online-endpoint.yml").is_file()
+            else ("batch" if (specs / "batch-endpoint.yml").is_file() else "none")
         )
         problems += check_workflows(workflows, serving)
     from stacks.testing import stack_files
 
-    matrix = build(plans, serving=serving, order=list(stack_files(program_dir)))
+    matrix = build(plans, serving=serving, order=list(stack_files(program_dir)), placement=placement)
     sys.stdout.write(as_json(matrix) + "\n" if output_format == "json" else as_table(matrix))
     if not check:
         return 0

@@ -127,3 +127,37 @@ def test_cli_table_json_and_check(capsys, example_dir) -> None:
 def test_cli_rejects_mermaid_with_access(capsys, example_dir) -> None:
     assert main(["plan", str(example_dir), "--access", "--format", "mermaid"]) == 2
     assert "--access prints a table or JSON" in capsys.readouterr()[1]
+
+
+def test_placement_read_from_the_workflows_decides_where_each_job_runs(example_plans, tmp_path) -> None:
+    import yaml
+
+    workflows = tmp_path / ".github" / "workflows"
+    workflows.mkdir(parents=True)
+    job = {"environment": "test"}
+    (workflows / "train.yml").write_text(yaml.safe_dump({"jobs": {"train": job}}))
+    (workflows / "monitor.yml").write_text(yaml.safe_dump({"jobs": {"drift": {"environment": "prod"}}}))
+    (workflows / "infra.yml").write_text(
+        yaml.safe_dump(
+            {
+                "jobs": {
+                    f"up-{e}": {"uses": "./.github/workflows/pulumi-stack.yml", "with": {"environment": e}}
+                    for e in ORDER
+                }
+            }
+        )
+    )
+    placement = plan_access.job_placement(workflows)
+    assert placement[("train.yml", "train")] == {"test"} and placement[
+        ("pulumi-stack.yml", "pulumi (up)")
+    ] == set(ORDER)
+    matrix = plan_access.build(plans(example_plans), serving="none", placement=placement)
+    assert {r.environment for r in matrix.rows if r.job == "train"} == {"test"}
+    # Training placed where the stack made no ML operator grants for it is caught.
+    test_plan = Plan(
+        "churn-model", "test", [r for r in example_plans["test"].resources if "-mlops-" not in r.name]
+    )
+    matrix = plan_access.build(
+        [example_plans["dev"], test_plan, example_plans["prod"]], serving="none", placement=placement
+    )
+    assert any("[test] train.yml/train" in p and "by no role" in p for p in matrix.problems)
