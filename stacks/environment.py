@@ -102,6 +102,7 @@ class MlEnvironment(pulumi.ComponentResource):
                         "vault": ("vault", workspace.key_vault.id),
                         "registry": ("registry", workspace.container_registry.id),
                     },
+                    log_analytics_id=workspace.log_analytics.id,
                 ),
                 opts=child,
             )
@@ -119,6 +120,7 @@ class MlEnvironment(pulumi.ComponentResource):
                         workspace.container_registry.name, ".azurecr.io"
                     ),
                     depends_on=[net.endpoints["vault"], net.endpoints["registry"]],
+                    log_analytics_id=workspace.log_analytics.id,
                 ),
                 opts=child,
             )
