@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pulumi
-from pulumi_azure_native import authorization, resources
+from pulumi_azure_native import authorization, monitor, resources
 
 from stacks.compute import ComputeArgs, MlCompute
 from stacks.config import EnvironmentSettings
@@ -90,6 +90,31 @@ class MlEnvironment(pulumi.ComponentResource):
         network_targets: dict[str, pulumi.Input[str]] = {}
         zones: dict[str, pulumi.Input[str]] | None = None
         if settings.network.private:
+            # Log Analytics and Application Insights are reached through an Azure Monitor
+            # Private Link Scope: ingestion only privately, queries also from the portal.
+            scope = monitor.PrivateLinkScope(
+                f"{name}-monitor-scope",
+                scope_name=f"ampls-{settings.project}-{settings.environment}",
+                resource_group_name=group.name,
+                location="global",
+                access_mode_settings=monitor.AccessModeSettingsArgs(
+                    ingestion_access_mode="PrivateOnly", query_access_mode="Open"
+                ),
+                tags=settings.tags,
+                opts=child,
+            )
+            for key, resource_id in (
+                ("logs", workspace.log_analytics.id),
+                ("insights", workspace.app_insights.id),
+            ):
+                monitor.PrivateLinkScopedResource(
+                    f"{name}-monitor-scope-{key}",
+                    name=key,
+                    scope_name=scope.name,
+                    resource_group_name=group.name,
+                    linked_resource_id=resource_id,
+                    opts=child,
+                )
             net = PrivateNetwork(
                 f"{name}-network",
                 NetworkArgs(
@@ -101,6 +126,7 @@ class MlEnvironment(pulumi.ComponentResource):
                         "file": ("storage-file", workspace.storage.id),
                         "vault": ("vault", workspace.key_vault.id),
                         "registry": ("registry", workspace.container_registry.id),
+                        "azuremonitor": ("monitor", scope.id),
                     },
                     log_analytics_id=workspace.log_analytics.id,
                 ),

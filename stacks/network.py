@@ -12,6 +12,9 @@ endpoint in the runners' VNet, with the DNS zones Microsoft documents for each s
 | storage (file)    | file          | privatelink.file.core.windows.net                            |
 | Key Vault         | vault         | privatelink.vaultcore.azure.net                              |
 | container registry| registry      | privatelink.azurecr.io (data-endpoint records live here too) |
+| Monitor scope     | azuremonitor  | privatelink.monitor.azure.com, privatelink.oms.opinsights.azure.com, |
+|                   |               | privatelink.ods.opinsights.azure.com, privatelink.agentsvc.azure-automation.net, |
+|                   |               | privatelink.blob.core.windows.net                            |
 
 The VNet is created, or taken by resource ID (`forge:vnetId`), in which case the two subnets
 are added to it. The runners' subnet is delegated to `Microsoft.App/environments` and sized at
@@ -35,6 +38,15 @@ PRIVATE_DNS_ZONES: dict[str, tuple[str, ...]] = {
     "file": ("privatelink.file.core.windows.net",),
     "vault": ("privatelink.vaultcore.azure.net",),
     "registry": ("privatelink.azurecr.io",),
+    # Azure Monitor Private Link Scope (Log Analytics, Application Insights): Microsoft's
+    # "Configure your private link" lists these five zones for the `azuremonitor` sub-resource.
+    "azuremonitor": (
+        "privatelink.monitor.azure.com",
+        "privatelink.oms.opinsights.azure.com",
+        "privatelink.ods.opinsights.azure.com",
+        "privatelink.agentsvc.azure-automation.net",
+        "privatelink.blob.core.windows.net",
+    ),
 }
 RUNNER_SUBNET_DELEGATION = "Microsoft.App/environments"
 

@@ -65,6 +65,11 @@ ARM_TYPES: dict[str, tuple[str, str]] = {
     ),
     "azure-native:app:ManagedEnvironment": ("Microsoft.App/managedEnvironments", "environmentName"),
     "azure-native:app:Job": ("Microsoft.App/jobs", "jobName"),
+    "azure-native:monitor:PrivateLinkScope": ("microsoft.insights/privateLinkScopes", "scopeName"),
+    "azure-native:monitor:PrivateLinkScopedResource": (
+        "microsoft.insights/privateLinkScopes/{scopeName}/scopedResources",
+        "name",
+    ),
     "azure-native:managedidentity:UserAssignedIdentity": (
         "Microsoft.ManagedIdentity/userAssignedIdentities",
         "resourceName",

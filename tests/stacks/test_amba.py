@@ -206,5 +206,8 @@ def test_dimension_values_are_split_as_azure_takes_them(example_plans) -> None:
     assert len(throttling) == 1
     (dimension,) = throttling[0]["dimensions"]
     assert dimension["name"] == "ResponseType" and dimension["operator"] == "Include"
-    assert "SuccessWithThrottling" in dimension["values"] and "ClientShareIopsThrottlingError" in dimension["values"]
+    assert (
+        "SuccessWithThrottling" in dimension["values"]
+        and "ClientShareIopsThrottlingError" in dimension["values"]
+    )
     assert all(" " not in v for v in dimension["values"])
