@@ -244,6 +244,38 @@ def plan_program(program_dir: str | Path, environment: str) -> Plan:
     )
 
 
+# Provider modules every environment's program loads; see `_import_shared_modules`.
+SHARED_MODULES = (
+    "resources",
+    "authorization",
+    "managedidentity",
+    "storage",
+    "keyvault",
+    "containerregistry",
+    "operationalinsights",
+    "applicationinsights",
+    "machinelearningservices",
+    "monitor",
+    "consumption",
+)
+
+
+def _import_shared_modules() -> None:
+    """Load the SDK and the provider modules all stacks use once, before forking workers.
+
+    Each worker would otherwise load them itself: on two cores, three workers loading the same
+    modules cost more than one load the forked workers share. Modules only some stacks need
+    (the private network's) still load in the worker that needs them, in parallel.
+    """
+    import pulumi
+    import pulumi_azure_native
+
+    for name in SHARED_MODULES:
+        module = getattr(pulumi_azure_native, name)
+        getattr(module, "__all__", None)  # the provider's modules load lazily, on first attribute
+    pulumi.runtime.settings  # noqa: B018
+
+
 def plan_programs(program_dir: str | Path, environments: list[str], jobs: int | None = None) -> list[Plan]:
     """Plan several stacks of one program, in parallel worker processes where that helps.
 
@@ -253,6 +285,7 @@ def plan_programs(program_dir: str | Path, environments: list[str], jobs: int | 
     jobs = min(jobs or os.cpu_count() or 1, len(environments))
     if jobs <= 1 or "fork" not in multiprocessing.get_all_start_methods():
         return [plan_program(program_dir, env) for env in environments]
+    _import_shared_modules()
     # Later environments are the bigger ones (private network, runners, more alerts): start them
     # first so a small one, not the biggest, is the last to begin when stacks outnumber workers.
     biggest_first = environments[::-1]
