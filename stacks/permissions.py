@@ -332,6 +332,13 @@ _OPERATIONS = (
         source=_REGISTRY_DOC,
     ),
     Operation(
+        name="az ml model create --registry-name",
+        actions=(f"{_ML}/registries/read", f"{_ML}/registries/assets/write"),
+        plane="registry",
+        scope="registry",
+        source=_REGISTRY_DOC,
+    ),
+    Operation(
         name="az ml model show --registry-name",
         actions=(f"{_ML}/registries/read", f"{_ML}/registries/assets/read"),
         plane="registry",
