@@ -276,6 +276,19 @@ _OPERATIONS = (
     _ml("az ml job download", f"{_ML}/workspaces/jobs/read", plane="workspace"),
     _ml("az ml data create", f"{_ML}/workspaces/data/versions/write"),
     _ml("az ml data show", f"{_ML}/workspaces/data/versions/read"),
+    _ml("az ml data list", f"{_ML}/workspaces/data/versions/read"),
+    _ml("az ml data download", f"{_ML}/workspaces/data/versions/read"),
+    _ml("az ml model list", f"{_ML}/workspaces/models/versions/read"),
+    _ml("az ml model download", f"{_ML}/workspaces/models/versions/read"),
+    _ml("az ml online-endpoint show", f"{_ML}/workspaces/onlineEndpoints/read"),
+    _ml("az ml online-endpoint list", f"{_ML}/workspaces/onlineEndpoints/read"),
+    _ml("az ml online-endpoint update", f"{_ML}/workspaces/onlineEndpoints/write"),
+    _ml("az ml online-deployment show", f"{_ML}/workspaces/onlineEndpoints/deployments/read"),
+    _ml("az ml online-deployment list", f"{_ML}/workspaces/onlineEndpoints/deployments/read"),
+    _ml("az ml online-deployment delete", f"{_ML}/workspaces/onlineEndpoints/deployments/delete"),
+    _ml("az ml batch-endpoint show", f"{_ML}/workspaces/batchEndpoints/read"),
+    _ml("az ml batch-endpoint list", f"{_ML}/workspaces/batchEndpoints/read"),
+    _ml("az ml batch-endpoint update", f"{_ML}/workspaces/batchEndpoints/write"),
     _ml("az ml environment create", f"{_ML}/workspaces/environments/versions/write"),
     _ml("az ml model create", f"{_ML}/workspaces/models/versions/write"),
     _ml("az ml model show", f"{_ML}/workspaces/models/versions/read"),
@@ -284,11 +297,17 @@ _OPERATIONS = (
     _ml("az ml online-deployment create", f"{_ML}/workspaces/onlineEndpoints/deployments/write"),
     _ml("az ml batch-endpoint create", f"{_ML}/workspaces/batchEndpoints/write"),
     _ml("az ml batch-deployment create", f"{_ML}/workspaces/batchEndpoints/deployments/write"),
-    # Invoking a batch endpoint creates a job under the caller's identity (batch endpoint
-    # authentication: "create jobs in batch inference endpoints/deployments").
+    # Invoking a batch endpoint creates a job under the caller's identity: it reads the endpoint
+    # and its deployments and creates a job (batch endpoint authentication, "How authentication
+    # works"). The call goes to the endpoint's scoring URI, a data plane.
     Operation(
         name="az ml batch-endpoint invoke",
-        actions=(f"{_ML}/workspaces/batchEndpoints/deployments/jobs/write",),
+        actions=(
+            _WORKSPACE_READ,
+            f"{_ML}/workspaces/batchEndpoints/read",
+            f"{_ML}/workspaces/batchEndpoints/deployments/read",
+            f"{_ML}/workspaces/jobs/write",
+        ),
         plane="endpoint",
         scope="workspace",
         source="https://learn.microsoft.com/azure/machine-learning/how-to-authenticate-batch-endpoint",
@@ -334,6 +353,13 @@ _OPERATIONS = (
     Operation(
         name="az ml model create --registry-name",
         actions=(f"{_ML}/registries/read", f"{_ML}/registries/assets/write"),
+        plane="registry",
+        scope="registry",
+        source=_REGISTRY_DOC,
+    ),
+    Operation(
+        name="az ml model list --registry-name",
+        actions=(f"{_ML}/registries/read", f"{_ML}/registries/assets/read"),
         plane="registry",
         scope="registry",
         source=_REGISTRY_DOC,
