@@ -17,8 +17,10 @@ from stacks import naming
 from stacks.profiles import Profile, get_profile
 from stacks.settings_schema import (
     BY_KEY,
+    JOB_KINDS,
     LOCATION_KEY,
     NAMESPACE,
+    NETWORK_MODES,
     SETTINGS,
     Problem,
     check_values,
@@ -30,6 +32,7 @@ __all__ = [
     "ConfigError",
     "ConfigSource",
     "EnvironmentSettings",
+    "NetworkSettings",
     "check_config",
     "settings_from_config",
     "settings_from_values",
@@ -60,6 +63,28 @@ class ConfigSource(Protocol):
 
 
 @dataclass(frozen=True, kw_only=True)
+class NetworkSettings:
+    """How an environment is reached.
+
+    `private`: private endpoints in a VNet (created, or taken by `vnet_id`) and self-hosted
+    GitHub runners inside it; `ip-allowlist`: public endpoints that accept only `allowed_ips`
+    (for teams that cannot run runners); `public`: no network restriction (dev).
+    """
+
+    mode: str = "public"
+    vnet_id: str | None = None
+    address_space: str = "10.40.0.0/16"
+    allowed_ips: tuple[str, ...] = ()
+    runner_image: str = "github-actions-runner:1"  # repository:tag in the environment's ACR
+    runner_max_executions: int = 4
+    runner_timeout_minutes: int = 240  # outlasts the longest CI job (train: 180 minutes)
+
+    @property
+    def private(self) -> bool:
+        return self.mode == "private"
+
+
+@dataclass(frozen=True, kw_only=True)
 class EnvironmentSettings:
     project: str
     environment: str
@@ -78,10 +103,19 @@ class EnvironmentSettings:
     registry_host: bool = False
     budget_start_date: str | None = None
     extra_tags: dict[str, str] = field(default_factory=dict)
+    network: NetworkSettings = field(default_factory=lambda: NetworkSettings())
+    compute_instance_user: str | None = None  # Entra object ID of the instance's one user
+    generation: int = 1  # bump after a destroy: new Key Vault and workspace names
+    # The CI jobs that run against this environment (train, promote, deploy, drift): each job
+    # kind's identity exists only where a job uses it. Default: every ML job, drift where strict.
+    jobs: tuple[str, ...] = ("train", "promote", "deploy")
+    online_endpoint: str | None = None  # the stack creates this online endpoint (with alerts)
 
     @property
     def names(self) -> naming.Names:
-        return naming.Names(self.project, self.environment, seed=self.github_repository)
+        return naming.Names(
+            self.project, self.environment, seed=self.github_repository, generation=self.generation
+        )
 
     @property
     def tags(self) -> dict[str, str]:
@@ -155,8 +189,39 @@ def check_config(
             Problem(webhook, f"must be a secret: run `pulumi config set --secret {webhook} <url>`")
         )
     profile, cross = _cross_checks(parsed, environment)
+    if profile is not None:
+        cross += _network_checks(parsed, profile.with_overrides(**_profile_overrides(parsed)))
     problems += [p for p in cross if not any(p.key == q.key for q in problems)]
     return parsed, profile, problems
+
+
+def _profile_overrides(parsed: dict[str, Any]) -> dict[str, Any]:
+    return {s.profile_field: parsed[s.full_key] for s in SETTINGS if s.profile_field and s.full_key in parsed}
+
+
+def _network_mode(parsed: dict[str, Any], profile: Profile) -> str:
+    return parsed.get(_key("networkMode"), "private" if profile.private_network else "public")
+
+
+def _network_checks(parsed: dict[str, Any], profile: Profile) -> list[Problem]:
+    """Rules between the network settings and the profile they apply to."""
+    problems = []
+    mode = _network_mode(parsed, profile)
+    if mode != "public" and profile.container_registry_sku != "Premium":
+        # Private endpoints and IP rules on a container registry exist only in the Premium tier.
+        problems.append(
+            Problem(
+                _key("networkMode"),
+                f"{mode} needs containerRegistrySku Premium, the profile has {profile.container_registry_sku}",
+            )
+        )
+    if mode == "ip-allowlist" and not parsed.get(_key("allowedIps")):
+        problems.append(
+            Problem(_key("allowedIps"), "networkMode ip-allowlist needs at least one address or range")
+        )
+    if parsed.get(_key("vnetId")) and mode != "private":
+        problems.append(Problem(_key("vnetId"), f"applies to networkMode private only, the mode is {mode}"))
+    return problems
 
 
 def settings_from_values(
@@ -179,16 +244,27 @@ def settings_from_values(
         default = BY_KEY[key].default
         return parsed.get(key, tuple(default) if isinstance(default, tuple) else default)
 
-    overrides = {
-        s.profile_field: parsed[s.full_key] for s in SETTINGS if s.profile_field and s.full_key in parsed
-    }
+    profile = profile.with_overrides(**_profile_overrides(parsed))
+    jobs = get("jobs")
+    if jobs is None:
+        jobs = ("train", "promote", "deploy", *(("drift",) if profile.strict else ()))
+    assert set(jobs) <= set(JOB_KINDS) and _network_mode(parsed, profile) in NETWORK_MODES
+    network = NetworkSettings(
+        mode=_network_mode(parsed, profile),
+        vnet_id=get("vnetId"),
+        address_space=get("vnetAddressSpace"),
+        allowed_ips=get("allowedIps"),
+        runner_image=get("runnerImage"),
+        runner_max_executions=get("runnerMaxExecutions"),
+        runner_timeout_minutes=get("runnerTimeoutMinutes"),
+    )
     return EnvironmentSettings(
         project=get("project"),
         environment=environment,
         location=get(LOCATION_KEY),
         github_repository=get("githubRepository"),
         template_version=get("templateVersion"),
-        profile=profile.with_overrides(**overrides),
+        profile=profile,
         alert_emails=get("alertEmails"),
         alert_webhook=get("alertWebhook"),
         alert_push_emails=get("alertPushEmails"),
@@ -199,6 +275,11 @@ def settings_from_values(
         registry_id=get("registryId"),
         registry_host=get("registryHost"),
         budget_start_date=get("budgetStartDate"),
+        network=network,
+        compute_instance_user=get("computeInstanceUser"),
+        generation=get("generation"),
+        jobs=tuple(jobs),
+        online_endpoint=get("onlineEndpoint"),
     )
 
 

@@ -68,6 +68,19 @@ GPU_VM_SIZE_PATTERN = r"Standard_N[A-Za-z0-9_]+"
 VM_SIZE_PATTERN = r"Standard_[A-Za-z0-9_]+"
 DATE_PATTERN = r"[0-9]{4}-[0-9]{2}-01T00:00:00Z"
 PROFILE_NAME_PATTERN = ENVIRONMENT_PATTERN.pattern.strip("^$")
+GUID_PATTERN = r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
+VNET_ID_PATTERN = (
+    r"/subscriptions/[0-9a-fA-F-]{36}/resourceGroups/[^/]+/providers/Microsoft\.Network/virtualNetworks/[^/]+"
+)
+_OCTET = r"(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"
+IPV4_OR_CIDR_PATTERN = rf"{_OCTET}(?:\.{_OCTET}){{3}}(?:/(?:3[0-2]|[12]?[0-9]))?"
+# A VNet big enough for the runners' workload-profiles subnet (/23 or larger) and the endpoints' subnet.
+VNET_ADDRESS_SPACE_PATTERN = rf"{_OCTET}(?:\.{_OCTET}){{3}}/(?:[89]|1[0-9]|2[0-2])"
+RUNNER_IMAGE_PATTERN = r"[a-z0-9][a-z0-9._/-]*:[A-Za-z0-9._-]+"
+# Online endpoint names: 3-32 characters, a letter first, letters, digits and hyphens.
+ENDPOINT_NAME_PATTERN = r"[A-Za-z][A-Za-z0-9-]{1,30}[A-Za-z0-9]"
+NETWORK_MODES = ("public", "private", "ip-allowlist")
+JOB_KINDS = ("train", "promote", "deploy", "drift")
 
 KINDS = (str, int, float, bool, list)
 
@@ -281,6 +294,89 @@ SETTINGS: tuple[Setting, ...] = (
         description="Profile the environment starts from; default: the stack name (dev, test, prod).",
         pattern=PROFILE_NAME_PATTERN,
     ),
+    # --- network, identities and lifecycle ---
+    Setting(
+        key="networkMode",
+        kind=str,
+        description="How the environment is reached: `private` (private endpoints in a VNet, CI on runners "
+        "inside it), `ip-allowlist` (public endpoints that accept only `allowedIps`) or `public`. "
+        "Default: `private` where the profile has `privateNetwork`, else `public`.",
+        choices=NETWORK_MODES,
+    ),
+    Setting(
+        key="vnetId",
+        kind=str,
+        description="Resource ID of an existing VNet to use instead of creating one (`private` only).",
+        pattern=VNET_ID_PATTERN,
+    ),
+    Setting(
+        key="vnetAddressSpace",
+        kind=str,
+        description="Address space of the VNet the stack creates; /22 or larger (the runners' subnet "
+        "cannot grow after creation).",
+        default="10.40.0.0/16",
+        pattern=VNET_ADDRESS_SPACE_PATTERN,
+    ),
+    Setting(
+        key="allowedIps",
+        kind=list,
+        description="IPv4 addresses or CIDR ranges allowed in (`ip-allowlist`).",
+        default=(),
+        pattern=IPV4_OR_CIDR_PATTERN,
+    ),
+    Setting(
+        key="runnerImage",
+        kind=str,
+        description="`repository:tag` of the GitHub runner image in the environment's container registry.",
+        default="github-actions-runner:1",
+        pattern=RUNNER_IMAGE_PATTERN,
+    ),
+    Setting(
+        key="runnerMaxExecutions",
+        kind=int,
+        description="Most runner jobs running at once.",
+        default=4,
+        minimum=1,
+        maximum=100,
+    ),
+    Setting(
+        key="runnerTimeoutMinutes",
+        kind=int,
+        description="Longest a runner lives; must outlast the longest CI job (train: 180 minutes).",
+        default=240,
+        minimum=190,
+        maximum=1440,
+    ),
+    Setting(
+        key="computeInstanceUser",
+        kind=str,
+        description="Entra object ID of the one user the compute instance is assigned to; "
+        "without it no instance is created.",
+        pattern=GUID_PATTERN,
+    ),
+    Setting(
+        key="generation",
+        kind=int,
+        description="Bump after `pulumi destroy` to re-create with new Key Vault and workspace names "
+        "(soft-deleted ones keep theirs for days).",
+        default=1,
+        minimum=1,
+        maximum=99,
+    ),
+    Setting(
+        key="jobs",
+        kind=list,
+        description="CI job kinds that run against this environment (train, promote, deploy, drift); each "
+        "kind's identity exists only where a job uses it. Default: train, promote, deploy, and drift "
+        "in strict profiles.",
+        pattern="|".join(JOB_KINDS),
+    ),
+    Setting(
+        key="onlineEndpoint",
+        kind=str,
+        description="Name of the online endpoint the stack creates (with its alerts and diagnostics).",
+        pattern=ENDPOINT_NAME_PATTERN,
+    ),
     *(_profile_setting(*row) for row in PROFILE_SETTINGS),
 )
 
@@ -366,9 +462,8 @@ def parse(setting: Setting, raw: str) -> Any:
             raise ValueError(f"expected a list of strings, got {raw!r}")
         for item in value:
             if setting.pattern and not re.fullmatch(setting.pattern, item):
-                raise ValueError(
-                    f"{item!r} is not {'an e-mail address' if setting.pattern == EMAIL_PATTERN else 'valid'}"
-                )
+                what = "an e-mail address" if setting.pattern == EMAIL_PATTERN else "valid"
+                raise ValueError(f"{item!r} is not {what}: {FORMATS.get(setting.key, 'see docs/stacks.md')}")
         return tuple(value)
     if text.startswith(("{", "[")):
         raise ValueError(f"expected a single text value, got {raw!r}")
@@ -412,6 +507,14 @@ FORMATS = {
     "profile": "2-8 lowercase letters and digits, starting with a letter",
     "cpuVmSize": "expected an Azure VM size such as Standard_DS3_v2",
     "computeInstanceVmSize": "expected an Azure VM size such as Standard_DS3_v2",
+    "vnetId": "expected /subscriptions/<id>/resourceGroups/<group>/providers/Microsoft.Network/"
+    "virtualNetworks/<name>",
+    "vnetAddressSpace": "expected a CIDR block of /22 or larger, such as 10.40.0.0/16",
+    "allowedIps": "expected an IPv4 address or CIDR range",
+    "runnerImage": "expected repository:tag",
+    "computeInstanceUser": "expected the user's Entra object ID (a GUID)",
+    "jobs": f"expected one of {', '.join(JOB_KINDS)}",
+    "onlineEndpoint": "expected 3-32 letters, digits and hyphens starting with a letter",
 }
 
 

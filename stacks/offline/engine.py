@@ -38,6 +38,7 @@ class PlannedResource:
     parent: str | None
     properties: dict[str, Any]
     custom: bool = True
+    protect: bool = False  # Pulumi's `protect` option: `pulumi destroy` refuses to delete it
 
     def to_json(self) -> dict[str, Any]:
         return {"type": self.type, "name": self.name, "parent": self.parent, "properties": self.properties}
@@ -48,6 +49,7 @@ class Plan:
     project: str
     environment: str
     resources: list[PlannedResource] = field(default_factory=list)
+    outputs: dict[str, Any] = field(default_factory=dict)  # what the program exports
 
     def of_type(self, token: str) -> list[PlannedResource]:
         return [r for r in self.resources if r.type == token]
@@ -59,7 +61,25 @@ class Plan:
         return matches[0]
 
 
-def _run(entry: Path, project: str, environment: str, config: dict[str, str], secret_keys: list[str]) -> list:
+def _skip_alias_urns() -> None:
+    """Stop the SDK computing a URN for every type alias of every resource (offline only).
+
+    Each azure-native resource declares up to a dozen type aliases, and `Resource.__init__`
+    turns each into an Output of a URN. That list serves only monitors without alias specs;
+    the mock monitor supports them (the aliases are sent as specs), so offline the URNs are
+    never read, yet they were most of a large plan's cost.
+    """
+    import pulumi.resource as resource_module
+    from pulumi.runtime.proto import resource_pb2
+    from pulumi.runtime.settings import monitor_supports_feature
+
+    if monitor_supports_feature(resource_pb2.RESOURCE_MONITOR_FEATURE_ALIAS_SPECS):
+        resource_module.collapse_alias_to_urn = lambda *_args, **_kwargs: None
+
+
+def _run(
+    entry: Path, project: str, environment: str, config: dict[str, str], secret_keys: list[str]
+) -> tuple[list, dict[str, Any]]:
     import pulumi
     from pulumi.runtime.settings import SETTINGS
     from pulumi.runtime.stack import wait_for_rpcs
@@ -76,12 +96,14 @@ def _run(entry: Path, project: str, environment: str, config: dict[str, str], se
         pulumi.runtime.set_mocks(
             monitor.mocks, project=project, stack=environment, preview=True, monitor=monitor
         )
+        _skip_alias_urns()
         sys.path.insert(0, str(entry.parent))
         try:
             runpy.run_path(str(entry), run_name="__main__")
         finally:
             sys.path.remove(str(entry.parent))
         loop.run_until_complete(wait_for_rpcs())
+        outputs = loop.run_until_complete(_exports())
     finally:
         # After a failure the SDK leaves RPCs queued; cancel them so nothing warns at exit.
         pending = asyncio.all_tasks(loop)
@@ -93,7 +115,21 @@ def _run(entry: Path, project: str, environment: str, config: dict[str, str], se
         loop.run_until_complete(loop.shutdown_default_executor())
         asyncio.set_event_loop(None)
         loop.close()
-    return monitor.registrations
+    return monitor.registrations, outputs
+
+
+async def _exports() -> dict[str, Any]:
+    """What the program passed to `pulumi.export`, resolved (the stack's outputs)."""
+    import pulumi
+    from pulumi.runtime.settings import get_root_resource
+
+    root = get_root_resource()
+    exported = dict(getattr(root, "outputs", None) or {})
+    values = {}
+    for name, value in exported.items():
+        output = pulumi.Output.from_input(value)
+        values[name] = await output.future()
+    return values
 
 
 def plan_program(program_dir: str | Path, environment: str) -> Plan:
@@ -111,7 +147,7 @@ def plan_program(program_dir: str | Path, environment: str) -> Plan:
 
     try:
         # A fresh context per run: the SDK keeps its settings in context variables.
-        registrations = contextvars.Context().run(
+        registrations, outputs = contextvars.Context().run(
             _run, entry, project, environment, stack.values, sorted(stack.secret_keys)
         )
     except ConfigError as exc:
@@ -124,8 +160,44 @@ def plan_program(program_dir: str | Path, environment: str) -> Plan:
         raise ProgramError(
             f"the program failed for stack {environment!r}: {type(exc).__name__}: {exc}", entry
         ) from exc
-    resources = [PlannedResource(r.type, r.name, r.parent, _tidy(r.inputs), r.custom) for r in registrations]
-    return Plan(project=project, environment=environment, resources=_tree_order(resources))
+    resources = [
+        PlannedResource(r.type, r.name, r.parent, _tidy(r.inputs), r.custom, r.protect) for r in registrations
+    ]
+    return Plan(
+        project=project, environment=environment, resources=_tree_order(resources), outputs=_tidy(outputs)
+    )
+
+
+# Provider modules every environment's program loads; see `_import_shared_modules`.
+SHARED_MODULES = (
+    "resources",
+    "authorization",
+    "managedidentity",
+    "storage",
+    "keyvault",
+    "containerregistry",
+    "operationalinsights",
+    "applicationinsights",
+    "machinelearningservices",
+    "monitor",
+    "consumption",
+)
+
+
+def _import_shared_modules() -> None:
+    """Load the SDK and the provider modules all stacks use once, before forking workers.
+
+    Each worker would otherwise load them itself: on two cores, three workers loading the same
+    modules cost more than one load the forked workers share. Modules only some stacks need
+    (the private network's) still load in the worker that needs them, in parallel.
+    """
+    import pulumi
+    import pulumi_azure_native
+
+    for name in SHARED_MODULES:
+        module = getattr(pulumi_azure_native, name)
+        getattr(module, "__all__", None)  # the provider's modules load lazily, on first attribute
+    pulumi.runtime.settings  # noqa: B018
 
 
 def plan_programs(program_dir: str | Path, environments: list[str], jobs: int | None = None) -> list[Plan]:
@@ -137,8 +209,13 @@ def plan_programs(program_dir: str | Path, environments: list[str], jobs: int | 
     jobs = min(jobs or os.cpu_count() or 1, len(environments))
     if jobs <= 1 or "fork" not in multiprocessing.get_all_start_methods():
         return [plan_program(program_dir, env) for env in environments]
+    _import_shared_modules()
+    # Later environments are the bigger ones (private network, runners, more alerts): start them
+    # first so a small one, not the biggest, is the last to begin when stacks outnumber workers.
+    biggest_first = environments[::-1]
     with multiprocessing.get_context("fork").Pool(jobs) as pool:
-        return pool.starmap(plan_program, [(program_dir, env) for env in environments], chunksize=1)
+        plans = pool.starmap(plan_program, [(program_dir, env) for env in biggest_first], chunksize=1)
+    return plans[::-1]
 
 
 # The wire form of a secret value (pulumi.runtime.rpc's signature key and secret signature).
