@@ -67,7 +67,12 @@ def test_compute_instance_user_and_generation() -> None:
         ("prod", {"runnerMaxExecutions": "0"}, "forge:runnerMaxExecutions", "must be at least 1"),
         ("dev", {"computeInstanceUser": "alice@contoso.com"}, "forge:computeInstanceUser", "Entra object ID"),
         ("dev", {"generation": "0"}, "forge:generation", "must be at least 1"),
-        ("dev", {"jobs": '["train", "retrain"]'}, "forge:jobs", "'retrain' is not valid: expected one of train"),
+        (
+            "dev",
+            {"jobs": '["train", "retrain"]'},
+            "forge:jobs",
+            "'retrain' is not valid: expected one of train",
+        ),
     ],
 )
 def test_bad_values_name_the_key(env, overrides, key, fragment) -> None:
