@@ -11,7 +11,7 @@ from pathlib import Path
 from fleet_repos import branches, run_git
 
 from generator.cli import main
-from generator.fleet_update import TEST_HOOK_ENV
+from generator.fleet.update import TEST_HOOK_ENV
 
 BRANCH = "template-update/v2.0.0"
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import yaml
 from fleet_repos import answers, commit_all
 
-import generator.fleet_template
+import generator.fleet.template
 from generator.cli import main
 
 BRANCH = "template-update/v2.0.0"
@@ -17,8 +17,8 @@ BRANCH = "template-update/v2.0.0"
 def test_template_is_fetched_once_for_many_projects(make_project, tmp_path: Path, monkeypatch):
     repos = [make_project(f"once{i}") for i in range(3)]
     fetched = []
-    real_clone = generator.fleet_template.clone
-    monkeypatch.setattr(generator.fleet_template, "clone", lambda *a: fetched.append(a) or real_clone(*a))
+    real_clone = generator.fleet.template.clone
+    monkeypatch.setattr(generator.fleet.template, "clone", lambda *a: fetched.append(a) or real_clone(*a))
 
     assert main(["fleet", "update", "--jobs", "1", *map(str, repos)]) == 0
 

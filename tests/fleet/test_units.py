@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 from fleet_repos import run_git
 
-from generator.fleet_git import token_env
-from generator.fleet_github import GitHubError, repository_of
-from generator.fleet_targets import Target
+from generator.fleet.git import token_env
+from generator.fleet.github import GitHubError, repository_of
+from generator.fleet.targets import Target
 
 
 @pytest.mark.parametrize(

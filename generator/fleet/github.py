@@ -12,7 +12,7 @@ import urllib.parse
 import urllib.request
 from dataclasses import dataclass, field
 
-from generator.fleet_results import FileChanges
+from generator.fleet.results import FileChanges
 
 DEFAULT_API_URL = "https://api.github.com"
 _MAX_LISTED = 50

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from generator.fleet_git import GitError, is_dirty
-from generator.fleet_project import ProjectProblem, read_project
-from generator.fleet_results import State, StatusResult
-from generator.fleet_targets import Target, checkout
-from generator.fleet_template import TemplateError
-from generator.fleet_workspace import RunPaths
+from generator.fleet.git import GitError, is_dirty
+from generator.fleet.project import ProjectProblem, read_project
+from generator.fleet.results import State, StatusResult
+from generator.fleet.targets import Target, checkout
+from generator.fleet.template import TemplateError
+from generator.fleet.workspace import RunPaths
 
 
 def status_one(target: Target, paths: RunPaths, remote: str = "origin") -> StatusResult:

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from packaging.version import InvalidVersion, Version
 
-from generator.fleet_git import GitError, clone, commit_of, config_env, git
+from generator.fleet.git import GitError, clone, commit_of, config_env, git
 
 
 class TemplateError(Exception):

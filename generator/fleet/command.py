@@ -1,7 +1,7 @@
 """`mlops-forge fleet status|update`: many generated projects, one template version change.
 
 The command checks its flags (bad combinations are refused before any repository is touched),
-turns them into frozen settings and hands them to the library modules `generator.fleet_*`.
+turns them into frozen settings and hands them to the library modules of this package.
 Summary on stdout, progress on stderr. See docs/fleet.md.
 """
 
@@ -15,13 +15,13 @@ import urllib.parse
 from pathlib import Path
 
 from generator.errors import UserError
-from generator.fleet_github import DEFAULT_API_URL, GitHubSettings
-from generator.fleet_progress import make_progress
-from generator.fleet_report import status_json, status_table, update_summary, write_report
-from generator.fleet_results import State
-from generator.fleet_run import status_fleet, update_fleet
-from generator.fleet_targets import Target, read_targets
-from generator.fleet_update import UpdateSettings
+from generator.fleet.github import DEFAULT_API_URL, GitHubSettings
+from generator.fleet.progress import make_progress
+from generator.fleet.report import status_json, status_table, update_summary, write_report
+from generator.fleet.results import State
+from generator.fleet.runner import status_fleet, update_fleet
+from generator.fleet.targets import Target, read_targets
+from generator.fleet.update import UpdateSettings
 
 DEFAULT_BRANCH = "template-update/{version}"
 EXIT_INTERRUPTED = 130

@@ -9,7 +9,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from generator.fleet_template import TemplateCache
+from generator.fleet.template import TemplateCache
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from generator.errors import UserError
-from generator.fleet_git import clone, git, is_repository
+from generator.fleet.git import clone, git, is_repository
 
 Auth = Callable[[Path, str], dict[str, str]]
 _URL = re.compile(r"^(?:[a-z][a-z0-9+.-]*://|[\w.-]+@[\w.-]+:)", re.IGNORECASE)

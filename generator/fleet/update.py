@@ -24,7 +24,7 @@ from dataclasses import dataclass, field, replace
 from functools import partial
 from pathlib import Path
 
-from generator.fleet_git import (
+from generator.fleet.git import (
     GitError,
     clone,
     commit_of,
@@ -35,12 +35,12 @@ from generator.fleet_git import (
     remote_url,
     token_env,
 )
-from generator.fleet_github import GitHubError, GitHubSettings, pull_request_body, upsert_pull_request
-from generator.fleet_project import Project, ProjectProblem, read_project, recorded_version
-from generator.fleet_results import FileChanges, Outcome, UpdateResult
-from generator.fleet_targets import Target, checkout
-from generator.fleet_template import TemplateError, TemplateMirror, TemplateVersion
-from generator.fleet_workspace import RunPaths
+from generator.fleet.github import GitHubError, GitHubSettings, pull_request_body, upsert_pull_request
+from generator.fleet.project import Project, ProjectProblem, read_project, recorded_version
+from generator.fleet.results import FileChanges, Outcome, UpdateResult
+from generator.fleet.targets import Target, checkout
+from generator.fleet.template import TemplateError, TemplateMirror, TemplateVersion
+from generator.fleet.workspace import RunPaths
 
 CONFLICT_MARKERS = ("<<<<<<< before updating", ">>>>>>> after updating")
 TEST_HOOK_ENV = "MLOPS_FORGE_FLEET_TEST_HOOK"

@@ -26,12 +26,12 @@ from functools import partial
 from pathlib import Path
 from typing import Generic, TypeVar
 
-from generator.fleet_progress import Progress
-from generator.fleet_results import Outcome, State, StatusResult, UpdateResult
-from generator.fleet_status import status_one
-from generator.fleet_targets import Target
-from generator.fleet_update import UpdateSettings, update_one
-from generator.fleet_workspace import workspace
+from generator.fleet.progress import Progress
+from generator.fleet.results import Outcome, State, StatusResult, UpdateResult
+from generator.fleet.status import status_one
+from generator.fleet.targets import Target
+from generator.fleet.update import UpdateSettings, update_one
+from generator.fleet.workspace import workspace
 
 R = TypeVar("R")
 

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from generator.errors import UserError
-from generator.fleet_results import Outcome, State, StatusResult, UpdateResult
+from generator.fleet.results import Outcome, State, StatusResult, UpdateResult
 
 
 def _table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:

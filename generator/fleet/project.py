@@ -7,7 +7,7 @@ from pathlib import Path
 
 import yaml
 
-from generator.fleet_git import (
+from generator.fleet.git import (
     ANSWERS_FILE,
     branch_exists,
     commit_of,
@@ -15,7 +15,7 @@ from generator.fleet_git import (
     is_repository,
     show_file,
 )
-from generator.fleet_targets import Target
+from generator.fleet.targets import Target
 
 
 class ProjectProblem(Exception):
