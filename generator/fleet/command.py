@@ -14,7 +14,7 @@ import sys
 import urllib.parse
 from pathlib import Path
 
-from generator.errors import UserError
+from generator.errors import ExitCode, UserError
 from generator.fleet.github import DEFAULT_API_URL, GitHubSettings
 from generator.fleet.progress import make_progress
 from generator.fleet.report import status_json, status_table, update_summary, write_report
@@ -22,19 +22,26 @@ from generator.fleet.results import State
 from generator.fleet.runner import status_fleet, update_fleet
 from generator.fleet.targets import Target, read_targets
 from generator.fleet.update import UpdateSettings
+from generator.options import add_format, add_jobs
 
 DEFAULT_BRANCH = "template-update/{version}"
-EXIT_INTERRUPTED = 130
 
 
-def _jobs(value: str) -> int:
+def _seconds(value: str) -> float:
     try:
-        jobs = int(value)
+        seconds = float(value)
     except ValueError:
-        jobs = 0
-    if jobs < 1:
-        raise argparse.ArgumentTypeError(f"must be a whole number of at least 1, not {value!r}")
-    return jobs
+        seconds = -1.0
+    if seconds < 0:
+        raise argparse.ArgumentTypeError(f"must be a number of seconds (0 or more), not {value!r}")
+    return seconds
+
+
+def _key_value(value: str) -> tuple[str, str]:
+    key, sep, answer = value.partition("=")
+    if not sep or not key.strip():
+        raise argparse.ArgumentTypeError(f"must be KEY=VALUE, not {value!r}")
+    return key.strip(), answer
 
 
 def _add_common(parser: argparse.ArgumentParser) -> None:
@@ -42,13 +49,7 @@ def _add_common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--from", dest="from_file", type=Path, metavar="FILE", help="read targets, one per line"
     )
-    parser.add_argument(
-        "--jobs",
-        type=_jobs,
-        default=os.cpu_count() or 1,
-        metavar="N",
-        help="repositories at once (default: CPUs)",
-    )
+    add_jobs(parser, "repositories")
     parser.add_argument(
         "--template", metavar="SRC", help="fetch the template from SRC instead of each _src_path"
     )
@@ -61,6 +62,13 @@ def _add_common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--remote", default="origin", metavar="NAME", help="git remote to use (default: origin)"
     )
+    parser.add_argument(
+        "--timeout",
+        type=_seconds,
+        default=300.0,
+        metavar="SECONDS",
+        help="give up on a git fetch, clone or push after this long (default: 300)",
+    )
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -71,7 +79,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
     status = actions.add_parser("status", help="template version and state of each project")
     _add_common(status)
-    status.add_argument("--format", choices=("table", "json"), default="table")
+    add_format(status, ("table", "json"))
     status.set_defaults(action=run_status)
 
     update = actions.add_parser("update", help="update each project to a template version on a new branch")
@@ -90,6 +98,28 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         default=os.environ.get("GITHUB_API_URL") or DEFAULT_API_URL,
         metavar="URL",
         help="GitHub REST API base (default: $GITHUB_API_URL or api.github.com)",
+    )
+    update.add_argument(
+        "--github-max-wait",
+        type=_seconds,
+        default=900.0,
+        metavar="SECONDS",
+        help="longest one API call may wait on rate limits and retries before it fails (default: 900)",
+    )
+    update.add_argument(
+        "--github-pace",
+        type=_seconds,
+        default=1.0,
+        metavar="SECONDS",
+        help="space pull-request writes this far apart across the run (default: 1, GitHub's advice)",
+    )
+    update.add_argument(
+        "--data",
+        type=_key_value,
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="answer to use instead of the recorded one (e.g. when the new version rejects it)",
     )
     update.add_argument("--report", type=Path, metavar="FILE", help="write a JSON report")
     update.add_argument("--trust", action="store_true", help="allow templates with tasks or migrations")
@@ -131,11 +161,16 @@ def update_settings(args: argparse.Namespace, targets: list[Target]) -> UpdateSe
     if args.pr:
         if not os.environ.get("GITHUB_TOKEN"):
             raise UserError("--pr needs a GitHub token in GITHUB_TOKEN")
-        github = GitHubSettings(api_url=args.github_api_url, token=os.environ["GITHUB_TOKEN"])
+        github = GitHubSettings(
+            api_url=args.github_api_url,
+            token=os.environ["GITHUB_TOKEN"],
+            max_wait=args.github_max_wait,
+            pace=args.github_pace,
+        )
     _check_branch(args.branch)
     if args.report is not None and not args.report.resolve().parent.is_dir():
         raise UserError(f"--report {args.report}: directory {args.report.parent} does not exist")
-    urls = [t.spec for t in targets if t.is_url]
+    urls = [t.shown for t in targets if t.is_url]
     if urls and not (args.dry_run or args.push or args.workdir):
         raise UserError(
             f"{urls[0]} is a URL: its update branch would exist only in a temporary clone; "
@@ -153,6 +188,8 @@ def update_settings(args: argparse.Namespace, targets: list[Target]) -> UpdateSe
         github=github,
         remote=args.remote,
         trust=args.trust,
+        data=tuple(args.data),
+        network_timeout=args.timeout or None,
     )
 
 
@@ -169,10 +206,10 @@ def run_update(args: argparse.Namespace) -> int:
         template = settings.template or ", ".join(templates)
         to = settings.to or ", ".join(versions) or "latest"
         write_report(args.report, template, to, run.results, dry_run=settings.dry_run)
-    if run.interrupted:
-        print("mlops-forge fleet update: interrupted; run the same command again to finish", file=sys.stderr)
-        return EXIT_INTERRUPTED
-    return 1 if any(r.outcome.needs_a_human for r in run.results) else 0
+    if run.stopped is not None:
+        print("mlops-forge fleet update: stopped; run the same command again to finish", file=sys.stderr)
+        return run.stopped
+    return ExitCode.NEEDS_ATTENTION if any(r.needs_a_human for r in run.results) else ExitCode.OK
 
 
 def run_status(args: argparse.Namespace) -> int:
@@ -186,7 +223,8 @@ def run_status(args: argparse.Namespace) -> int:
         workdir=args.workdir,
         progress=progress,
     )
-    print(status_json(run.results) if args.format == "json" else status_table(run.results))
-    if run.interrupted:
-        return EXIT_INTERRUPTED
-    return 1 if any(r.state in {State.ERROR, State.NOT_A_PROJECT} for r in run.results) else 0
+    print(status_json(run.results) if args.output_format == "json" else status_table(run.results))
+    if run.stopped is not None:
+        return run.stopped
+    needs_a_look = any(r.state in {State.ERROR, State.NOT_A_PROJECT} for r in run.results)
+    return ExitCode.NEEDS_ATTENTION if needs_a_look else ExitCode.OK

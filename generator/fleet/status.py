@@ -14,7 +14,7 @@ from generator.fleet.workspace import RunPaths
 
 def status_one(target: Target, paths: RunPaths, remote: str = "origin") -> StatusResult:
     """Never raises: every failure becomes an `error` state with the reason."""
-    result = StatusResult(target.spec, State.ERROR)
+    result = StatusResult(target.shown, State.ERROR)
     try:
         repo = checkout(target, paths.clones, remote)
         project = read_project(target, repo, remote)
