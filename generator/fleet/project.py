@@ -38,6 +38,7 @@ class Project:
     src_path: str  # `_src_path` of the answers file
     version: str  # `_commit` of the answers file
     upstream: str | None = None  # the remote's default branch as just fetched, when it was
+    stale_local: bool = False  # the local default branch is behind `upstream` (base is upstream)
 
 
 def read_project(
@@ -78,7 +79,8 @@ def read_project(
     base = commit_of(repo, base_ref)
     if base is None:
         raise ProjectProblem(f"default branch {branch} has no commits")
-    if upstream is not None and base != upstream and is_ancestor(repo, base, upstream):
+    stale_local = upstream is not None and base != upstream and is_ancestor(repo, base, upstream)
+    if stale_local:
         base = upstream  # a stale local default branch: start from what the remote has
     text = show_file(repo, base, ANSWERS_FILE)
     if text is None:
@@ -89,7 +91,9 @@ def read_project(
         raise ProjectProblem(f"{ANSWERS_FILE} is not valid YAML: {exc}") from exc
     if not isinstance(answers, dict) or not answers.get("_src_path") or not answers.get("_commit"):
         raise ProjectProblem(f"{ANSWERS_FILE} has no _src_path or _commit: was it written by copier?")
-    return Project(repo, branch, base, str(answers["_src_path"]), str(answers["_commit"]), upstream)
+    return Project(
+        repo, branch, base, str(answers["_src_path"]), str(answers["_commit"]), upstream, stale_local
+    )
 
 
 def recorded_version(repo: Path, commit: str) -> str | None:

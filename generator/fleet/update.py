@@ -151,7 +151,7 @@ def _locked_update(
     mirror = paths.templates.get(project.src_path)
     to = mirror.resolve(settings.to)
     record = replace(record, to_version=to.label)
-    if mirror.commit(project.version) == to.commit:
+    if mirror.commit(project.version) == to.commit and not project.stale_local:
         return replace(record, outcome=Outcome.SKIPPED_CURRENT)
     if project.upstream is not None and _records(repo, project.upstream, to, mirror):
         return replace(
