@@ -16,8 +16,6 @@ import urllib.parse
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 
-# The one place the answers file's name is written down (copier's default, which the template keeps).
-ANSWERS_FILE = ".copier-answers.yml"
 LOCK_FILE = "mlops-forge-fleet.lock"
 # Git's own http client gives up on a stalled transfer (below 1 KB/s for this long); the
 # subprocess timeout below covers every other way a network command can hang (ssh, DNS).
@@ -162,7 +160,13 @@ def current_branch(repo: Path | str) -> str | None:
         return None
 
 
-def default_branch(repo: Path | str, remote: str, *, timeout: float | None = None) -> str | None:
+def default_branch(
+    repo: Path | str,
+    remote: str,
+    *,
+    env: Mapping[str, str] | None = None,
+    timeout: float | None = None,
+) -> str | None:
     """The repository's default branch, never merely the branch checked out.
 
     In order: `<remote>/HEAD`; the remote's HEAD as it reports it (`git ls-remote --symref`);
@@ -176,7 +180,7 @@ def default_branch(repo: Path | str, remote: str, *, timeout: float | None = Non
         pass
     if remote_url(repo, remote):
         try:
-            listing = git(repo, "ls-remote", "--symref", remote, "HEAD", timeout=timeout)
+            listing = git(repo, "ls-remote", "--symref", remote, "HEAD", env=env, timeout=timeout or 60)
         except GitError:
             listing = ""
         for line in listing.splitlines():

@@ -33,9 +33,10 @@ from pathlib import Path
 
 import yaml
 
-from generator.fleet.git import ANSWERS_FILE, GitError, clone, git, identity, paths_z, show_file
+from generator.fleet.git import GitError, clone, git, identity, paths_z, show_file
 from generator.fleet.project import Project
 from generator.fleet.template import TemplateMirror, TemplateVersion
+from generator.scaffold import ANSWERS_FILE
 
 FLEET_TRAILER = "Mlops-Forge-Fleet"
 CONFLICT_TRAILER = "Mlops-Forge-Conflict"

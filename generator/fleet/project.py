@@ -9,7 +9,6 @@ from pathlib import Path
 import yaml
 
 from generator.fleet.git import (
-    ANSWERS_FILE,
     branch_exists,
     commit_of,
     default_branch,
@@ -20,6 +19,7 @@ from generator.fleet.git import (
     show_file,
 )
 from generator.fleet.targets import Target
+from generator.scaffold import ANSWERS_FILE  # the name is written down once, where `new` writes it
 
 
 class ProjectProblem(Exception):
@@ -62,7 +62,7 @@ def read_project(
         if (repo / ANSWERS_FILE).exists():
             raise ProjectProblem("not a git repository: copier updates only git-tracked projects")
         raise ProjectProblem(f"no {ANSWERS_FILE}", not_a_project=True)
-    branch = default_branch(repo, remote, timeout=timeout)
+    branch = default_branch(repo, remote, env=fetch_env, timeout=timeout)
     if branch is None:
         raise ProjectProblem(
             f"cannot tell the default branch: no {remote}/HEAD, no remote naming one, and not exactly "

@@ -20,8 +20,14 @@ def _table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
 
 
 def _detail(result: UpdateResult, dry_run: bool) -> str:
+    """One line, whatever the messages it quotes hold."""
+    return " ".join(_details(result, dry_run).split())
+
+
+def _details(result: UpdateResult, dry_run: bool) -> str:
+    pr_failed = f"; pr-failed: {result.pull_request_error}" if result.pull_request_error else ""
     if result.outcome is Outcome.CONFLICTED:
-        return "conflicts: " + ", ".join(result.conflicts)
+        return "conflicts: " + ", ".join(result.conflicts) + pr_failed
     if result.outcome is Outcome.UPDATED:
         changes = result.changes
         text = f"{len(changes.modified)} changed, {len(changes.added)} added, {len(changes.removed)} removed"
@@ -32,7 +38,7 @@ def _detail(result: UpdateResult, dry_run: bool) -> str:
             extras.append(result.pull_request)
         elif result.pushed:
             extras.append("pushed")
-        return "; ".join(extras)
+        return "; ".join(extras) + pr_failed
     return result.error or ""
 
 
