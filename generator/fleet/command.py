@@ -15,6 +15,7 @@ import urllib.parse
 from pathlib import Path
 
 from generator.errors import ExitCode, UserError
+from generator.fleet.dispatch import DispatchSettings, dispatch_fleet
 from generator.fleet.github import DEFAULT_API_URL, GitHubSettings
 from generator.fleet.progress import make_progress
 from generator.fleet.report import status_json, status_table, update_summary, write_report
@@ -121,6 +122,20 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         metavar="KEY=VALUE",
         help="answer to use instead of the recorded one (e.g. when the new version rejects it)",
     )
+    update.add_argument(
+        "--via",
+        choices=("local", "actions"),
+        default="local",
+        help="local: update here; actions: dispatch each repository's own template-update.yml run "
+        "and follow it (GitHub URL targets, needs --to)",
+    )
+    update.add_argument(
+        "--poll",
+        type=_seconds,
+        default=10.0,
+        metavar="SECONDS",
+        help="with --via actions: how often to look at the runs still going (default: 10)",
+    )
     update.add_argument("--report", type=Path, metavar="FILE", help="write a JSON report")
     update.add_argument("--trust", action="store_true", help="allow templates with tasks or migrations")
     update.set_defaults(action=run_update)
@@ -193,23 +208,66 @@ def update_settings(args: argparse.Namespace, targets: list[Target]) -> UpdateSe
     )
 
 
+def dispatch_settings(args: argparse.Namespace, targets: list[Target]) -> DispatchSettings:
+    """Check the flags of `fleet update --via actions` together and turn them into settings."""
+    local_only = [
+        flag for flag, on in (("--dry-run", args.dry_run), ("--push", args.push), ("--pr", args.pr)) if on
+    ]
+    if local_only:
+        raise UserError(
+            f"--via actions: each repository's own run pushes and opens the PR; drop {local_only[0]}"
+        )
+    if not args.to:
+        raise UserError("--via actions needs --to VERSION: the version each repository's run updates to")
+    if not os.environ.get("GITHUB_TOKEN"):
+        raise UserError("--via actions needs a GitHub token in GITHUB_TOKEN (actions: write)")
+    local = [t.shown for t in targets if not t.is_url]
+    if local:
+        raise UserError(f"--via actions takes GitHub repository URLs, not {local[0]}")
+    github = GitHubSettings(
+        api_url=args.github_api_url,
+        token=os.environ["GITHUB_TOKEN"],
+        max_wait=args.github_max_wait,
+        pace=args.github_pace,
+        pace_file=None,
+    )
+    return DispatchSettings(to=args.to, github=github, poll=args.poll)
+
+
 def run_update(args: argparse.Namespace) -> int:
     targets = read_targets(args.targets, args.from_file)
-    settings = update_settings(args, targets)
-    title = "fleet update (dry run)" if settings.dry_run else "fleet update"
-    progress = make_progress(sys.stderr, len(targets), title)
-    run = update_fleet(targets, settings, jobs=args.jobs, workdir=args.workdir, progress=progress)
-    print(update_summary(run.results, dry_run=settings.dry_run, elapsed=run.seconds))
-    if args.report is not None:
+    if args.via == "actions":
+        dispatch = dispatch_settings(args, targets)
+        progress = make_progress(sys.stderr, len(targets), "fleet update --via actions")
+        run = dispatch_fleet(targets, dispatch, progress)
+        dry_run, template, to = False, args.template or "", dispatch.to
+    else:
+        settings = update_settings(args, targets)
+        title = "fleet update (dry run)" if settings.dry_run else "fleet update"
+        progress = make_progress(sys.stderr, len(targets), title)
+        run = update_fleet(targets, settings, jobs=args.jobs, workdir=args.workdir, progress=progress)
         templates = sorted({r.template for r in run.results if r.template})
         versions = sorted({r.to_version for r in run.results if r.to_version})
+        dry_run = settings.dry_run
         template = settings.template or ", ".join(templates)
         to = settings.to or ", ".join(versions) or "latest"
-        write_report(args.report, template, to, run.results, dry_run=settings.dry_run)
+    summary = update_summary(run.results, dry_run=dry_run, elapsed=run.seconds)
+    print(summary)
+    _job_summary(summary)
+    if args.report is not None:
+        write_report(args.report, template, to, run.results, dry_run=dry_run)
     if run.stopped is not None:
         print("mlops-forge fleet update: stopped; run the same command again to finish", file=sys.stderr)
         return run.stopped
     return ExitCode.NEEDS_ATTENTION if any(r.needs_a_human for r in run.results) else ExitCode.OK
+
+
+def _job_summary(summary: str) -> None:
+    """In GitHub Actions, the summary table also becomes the job's summary page."""
+    path = os.environ.get("GITHUB_STEP_SUMMARY")
+    if path:
+        with open(path, "a", encoding="utf-8") as handle:
+            handle.write(f"### mlops-forge fleet update\n\n```\n{summary}\n```\n")
 
 
 def run_status(args: argparse.Namespace) -> int:

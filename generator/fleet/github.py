@@ -118,10 +118,15 @@ def _host(url: str) -> str:
     return urllib.parse.urlsplit(url).netloc.rsplit("@", 1)[-1].lower()
 
 
+# Requests sent in this process (each redirect hop counts): the benchmark reports it.
+REQUESTS_SENT = [0]
+
+
 def _send(settings: GitHubSettings, method: str, url: str, data: bytes | None) -> tuple[int, bytes]:
     """One request, redirects followed by hand; the token only ever goes to the API's host."""
     api_host = _host(settings.api_url)
     for _ in range(_MAX_REDIRECTS + 1):
+        REQUESTS_SENT[0] += 1
         request = urllib.request.Request(url, data=data, method=method)
         request.add_header("Accept", "application/vnd.github+json")
         request.add_header("X-GitHub-Api-Version", "2022-11-28")
@@ -188,15 +193,21 @@ def _detail(body: bytes) -> str:
     return ": ".join(part for part in parts if part)
 
 
-def _call(settings: GitHubSettings, method: str, path: str, payload: dict | None = None) -> object:
-    url = settings.api_url.rstrip("/") + path
+def call(settings: GitHubSettings, method: str, path: str, payload: dict | None = None) -> object:
+    """One API call (a path under the API, or a full URL), JSON in and out, with the retries above."""
+    body = call_raw(settings, method, path, payload)
+    return json.loads(body or b"null")
+
+
+def call_raw(settings: GitHubSettings, method: str, path: str, payload: dict | None = None) -> bytes:
+    url = path if "://" in path else settings.api_url.rstrip("/") + path
     data = json.dumps(payload).encode() if payload is not None else None
     waited, attempt = 0.0, 0
     while True:
         try:
             with _paced(settings, method):
                 _, body = _send(settings, method, url, data)
-            return json.loads(body or b"null")
+            return body
         except urllib.error.HTTPError as exc:
             detail = _detail(exc.read())
             wait = _wait_for(exc, detail, attempt)
@@ -219,7 +230,7 @@ def _call(settings: GitHubSettings, method: str, path: str, payload: dict | None
 
 def _open_pull(settings: GitHubSettings, pulls: str, owner: str, head: str) -> dict | None:
     query = urllib.parse.urlencode({"head": f"{owner}:{head}", "state": "open"})
-    existing = _call(settings, "GET", f"{pulls}?{query}")
+    existing = call(settings, "GET", f"{pulls}?{query}")
     return existing[0] if isinstance(existing, list) and existing else None
 
 
@@ -232,7 +243,7 @@ def upsert_pull_request(
     existing = _open_pull(settings, pulls, owner, head)
     if existing is None:
         try:
-            pull = _call(settings, "POST", pulls, {"title": title, "head": head, "base": base, "body": body})
+            pull = call(settings, "POST", pulls, {"title": title, "head": head, "base": base, "body": body})
         except GitHubError as exc:
             # Another run (or a listing that lagged) made it first: find it and update it.
             if exc.status != 422 or "already exists" not in str(exc):
@@ -241,7 +252,7 @@ def upsert_pull_request(
             if existing is None:
                 raise
     if existing is not None:
-        pull = _call(settings, "PATCH", f"{pulls}/{existing['number']}", {"title": title, "body": body})
+        pull = call(settings, "PATCH", f"{pulls}/{existing['number']}", {"title": title, "body": body})
     if not isinstance(pull, dict):
         raise GitHubError(f"GitHub API {pulls}: unexpected answer {pull!r:.100}")
     return str(pull.get("html_url") or pull.get("url") or "")

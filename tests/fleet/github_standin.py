@@ -8,6 +8,7 @@ header it receives, and merging a pull request upstream in a bare repository.
 
 from __future__ import annotations
 
+import io
 import json
 import re
 import subprocess
@@ -15,11 +16,20 @@ import tempfile
 import threading
 import time
 import urllib.parse
+import zipfile
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 _PULLS = re.compile(r"^/repos/(?P<owner>[^/]+)/(?P<repo>[^/]+)/pulls(?:/(?P<number>\d+))?$")
+_REPO = re.compile(r"^/repos/(?P<owner>[^/]+)/(?P<repo>[^/]+)$")
+_WORKFLOW = re.compile(
+    r"^/repos/(?P<owner>[^/]+)/(?P<repo>[^/]+)/actions/workflows/(?P<workflow>[^/]+)/(?P<what>dispatches|runs)$"
+)
+_RUN = re.compile(
+    r"^/repos/(?P<owner>[^/]+)/(?P<repo>[^/]+)/actions/runs/(?P<id>\d+)(?P<artifacts>/artifacts)?$"
+)
+_ARTIFACT = re.compile(r"^/artifacts/(?P<id>\d+)\.zip$")
 SECONDARY_LIMIT = "You have exceeded a secondary rate limit. Please wait a few minutes before you try again."
 
 
@@ -46,9 +56,10 @@ class _Handler(BaseHTTPRequestHandler):
         pass
 
     def _send(self, status: int, payload: object = None, headers: dict[str, str] | None = None) -> None:
-        body = json.dumps(payload).encode() if payload is not None else b""
+        raw = isinstance(payload, bytes)
+        body = payload if raw else json.dumps(payload).encode() if payload is not None else b""
         self.send_response(status)
-        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Type", "application/zip" if raw else "application/json")
         self.send_header("Content-Length", str(len(body)))
         for key, value in (headers or {}).items():
             self.send_header(key, value)
@@ -107,6 +118,17 @@ class GitHubStandIn:
         self.faults: list[Fault] = []
         self.redirect: str | None = None  # "same" or "other": 307 before answering
         self._servers: list[_Server] = []
+        # Actions: repositories (owner/name -> bare repository), runs, artifacts, and the
+        # secondary rate limit on dispatches: at most `limit` per `window` seconds.
+        self.repos: dict[tuple[str, str], Path] = {}
+        self.runs: list[dict] = []
+        self.artifacts: dict[int, bytes] = {}
+        self.dispatch_limit: tuple[int, float] | None = None
+        self.rate_limited = 0
+        self.run_step: object = (
+            None  # callable(standin, owner, name, bare, version) -> (code, report bytes | None)
+        )
+        self.runners = threading.Semaphore(2)  # runs at once, like a small pool of runners
 
     def start(self) -> GitHubStandIn:
         for handler in (_Handler, _Recorder):
@@ -146,6 +168,9 @@ class GitHubStandIn:
                 fault.times -= 1
                 return fault.status, fault.body, fault.headers
         split = urllib.parse.urlsplit(path)
+        actions = self._actions(entry, split)
+        if actions is not None:
+            return actions
         match = _PULLS.match(split.path)
         if not match:
             return 404, {"message": "Not Found"}, {}
@@ -186,6 +211,79 @@ class GitHubStandIn:
                     return 200, pull, {}
         return 404, {"message": "Not Found"}, {}
 
+    def _actions(
+        self, entry: dict, split: urllib.parse.SplitResult
+    ) -> tuple[int, object, dict[str, str]] | None:
+        method = entry["method"]
+        if (m := _ARTIFACT.match(split.path)) and method == "GET":
+            return 200, self.artifacts[int(m["id"])], {}
+        if (m := _REPO.match(split.path)) and method == "GET":
+            return 200, {"full_name": f"{m['owner']}/{m['repo']}", "default_branch": "main"}, {}
+        if m := _WORKFLOW.match(split.path):
+            key = (m["owner"], m["repo"])
+            if m["what"] == "runs" and method == "GET":
+                runs = [r for r in self.runs if r["repo"] == key]
+                return 200, {"total_count": len(runs), "workflow_runs": list(reversed(runs))}, {}
+            if m["what"] == "dispatches" and method == "POST":
+                return self._dispatch(key, entry)
+        if (m := _RUN.match(split.path)) and method == "GET":
+            run = next((r for r in self.runs if r["id"] == int(m["id"])), None)
+            if run is None:
+                return 404, {"message": "Not Found"}, {}
+            if m["artifacts"]:
+                found = [a for a in run["artifacts"]]
+                return 200, {"total_count": len(found), "artifacts": found}, {}
+            return 200, run, {}
+        return None
+
+    def _dispatch(self, key: tuple[str, str], entry: dict) -> tuple[int, object, dict[str, str]]:
+        now = time.monotonic()
+        if self.dispatch_limit is not None:
+            limit, window = self.dispatch_limit
+            recent = [r for r in self.runs if now - r["dispatched_at"] < window]
+            if len(recent) >= limit:
+                self.rate_limited += 1
+                return 403, {"message": SECONDARY_LIMIT}, {"Retry-After": "1"}
+        if key not in self.repos:
+            return 404, {"message": "Not Found"}, {}
+        version = (entry["json"].get("inputs") or {}).get("version", "")
+        run = {
+            "id": 1000 + len(self.runs),
+            "repo": key,
+            "status": "queued",
+            "conclusion": None,
+            "event": "workflow_dispatch",
+            "display_title": run_name(version),
+            "head_branch": entry["json"]["ref"],
+            "html_url": f"https://github.example/{key[0]}/{key[1]}/actions/runs/{1000 + len(self.runs)}",
+            "artifacts": [],
+            "dispatched_at": now,
+        }
+        self.runs.append(run)
+        threading.Thread(target=self._execute, args=(run, version), daemon=True).start()
+        return 204, None, {}
+
+    def _execute(self, run: dict, version: str) -> None:
+        with self.runners:
+            run["status"] = "in_progress"
+            owner, name = run["repo"]
+            code, report = self.run_step(self, owner, name, self.repos[run["repo"]], version)  # type: ignore[operator]
+            if report is not None:
+                buffer = io.BytesIO()
+                with zipfile.ZipFile(buffer, "w") as bundle:
+                    bundle.writestr("fleet-report.json", report)
+                artifact_id = 5000 + len(self.artifacts)
+                self.artifacts[artifact_id] = buffer.getvalue()
+                run["artifacts"].append(
+                    {
+                        "id": artifact_id,
+                        "name": "fleet-report",
+                        "archive_download_url": f"{self.url}/artifacts/{artifact_id}.zip",
+                    }
+                )
+            run["conclusion"] = "success" if code == 0 else "failure"
+            run["status"] = "completed"
+
     def merge(self, number: int, bare: Path) -> None:
         """Merge pull request `number` upstream: its head into its base in `bare`, head deleted."""
         pull = next(p for p in self.pulls if p["number"] == number)
@@ -203,6 +301,59 @@ class GitHubStandIn:
             )
             _git(work, "push", "--quiet", "origin", f"HEAD:{pull['base']}", f":{pull['head']}")
         pull.update(state="closed", merged=True)
+
+
+def run_name(version: str) -> str:
+    """template-update.yml's `run-name`, evaluated the way GitHub would for this input."""
+    return f"template update to {version}" if version else "template update"
+
+
+WORKFLOW_FILE = (
+    Path(__file__).parents[2] / "templates" / "ml-project" / ".github" / "workflows" / "template-update.yml"
+)
+STEP = "Update and open a pull request"
+
+
+def run_workflow_update_step(standin: GitHubStandIn, owner: str, name: str, bare: Path, version: str):  # type: ignore[no-untyped-def]
+    """What a runner does for a dispatched template-update.yml: check out the repository and run
+    the workflow's own update step (its `run` script, its `env`), then keep `fleet-report.json`
+    as the artifact the upload step would keep."""
+    import os
+    import sys
+
+    import yaml
+
+    workflow = yaml.safe_load(WORKFLOW_FILE.read_text())
+    expected = (
+        "${{ inputs.version && format('template update to {0}', inputs.version) || 'template update' }}"
+    )
+    assert workflow["run-name"] == expected, "run-name changed: teach the stand-in its new form"
+    [step] = [s for s in workflow["jobs"]["update"]["steps"] if s.get("name") == STEP]
+    expressions = {
+        "${{ steps.app.outputs.token || github.token }}": os.environ["GITHUB_TOKEN"],
+        "${{ inputs.version }}": version,
+    }
+    env = {key: expressions[value] for key, value in step["env"].items()}
+    with tempfile.TemporaryDirectory(prefix="runner-") as tmp:
+        checkout = Path(tmp) / name
+        _git(Path(tmp), "clone", "--quiet", str(bare), str(checkout))
+        summary = Path(tmp) / "summary.md"
+        bin_dir = str(Path(sys.executable).parent)
+        done = subprocess.run(
+            ["bash", "-e", "-c", step["run"]],
+            cwd=checkout,
+            env={
+                **os.environ,
+                **env,
+                "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}",
+                "GITHUB_API_URL": standin.url,
+                "GITHUB_STEP_SUMMARY": str(summary),
+            },
+            capture_output=True,
+            check=False,
+        )
+        report = checkout / "fleet-report.json"
+        return done.returncode, report.read_bytes() if report.exists() else None
 
 
 def _git(repo: Path, *args: str) -> None:
