@@ -6,7 +6,7 @@ import json
 from collections.abc import Sequence
 from pathlib import Path
 
-from generator.errors import UserError
+from generator.errors import ExitCode, UserError
 from generator.fleet.results import Outcome, State, StatusResult, UpdateResult
 
 
@@ -86,7 +86,7 @@ def write_report(
     try:
         Path(path).write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
     except OSError as exc:
-        raise UserError(f"cannot write --report {path}: {exc.strerror}", exit_code=1) from exc
+        raise UserError(f"cannot write --report {path}: {exc.strerror}", ExitCode.NEEDS_ATTENTION) from exc
 
 
 def status_table(results: Sequence[StatusResult]) -> str:
