@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import argparse
 import os
-import subprocess
 import sys
 import urllib.parse
 from pathlib import Path
 
 from generator.errors import ExitCode, UserError
 from generator.fleet.dispatch import DispatchSettings, dispatch_fleet
+from generator.fleet.git import git_ok
 from generator.fleet.github import DEFAULT_API_URL, GitHubSettings
 from generator.fleet.progress import make_progress
 from generator.fleet.report import status_json, status_table, update_summary, write_report
@@ -151,8 +151,7 @@ def _check_branch(template: str) -> None:
         sample = template.format(version="v1.0.0")
     except (KeyError, IndexError, ValueError) as exc:
         raise UserError(f"--branch {template!r}: the only placeholder is {{version}}") from exc
-    check = subprocess.run(["git", "check-ref-format", "--branch", sample], capture_output=True, check=False)
-    if check.returncode != 0:
+    if not git_ok(".", "check-ref-format", "--branch", sample):
         raise UserError(f"--branch {template!r} is not a valid git branch name")
 
 

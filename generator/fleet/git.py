@@ -53,6 +53,7 @@ def git(
     env: Mapping[str, str] | None = None,
     timeout: float | None = None,
     binary: bool = False,
+    stdin: bytes | None = None,
 ) -> str:
     """Run `git -C repo args...` and return its stdout; raise `GitError` on failure.
 
@@ -64,7 +65,7 @@ def git(
         proc = subprocess.run(
             ["git", "-C", str(repo), *args],
             capture_output=True,
-            stdin=subprocess.DEVNULL,
+            input=stdin if stdin is not None else b"",
             env=_env(env),
             check=False,
             timeout=timeout,

@@ -24,7 +24,6 @@ import os
 import re
 import shutil
 import stat
-import subprocess
 import tempfile
 import warnings
 from collections.abc import Iterator
@@ -264,16 +263,7 @@ def _rendered(work: Path, path: Path) -> _Entry | None:
         return None
     if path.is_symlink():
         target = os.readlink(path).encode()
-        blob = (
-            subprocess.run(
-                ["git", "-C", str(work), "hash-object", "--stdin"],
-                input=target,
-                capture_output=True,
-                check=True,
-            )
-            .stdout.decode()
-            .strip()
-        )
+        blob = git(work, "hash-object", "--stdin", stdin=target).strip()
         return _Entry("120000", blob)
     mode = "100755" if path.stat().st_mode & stat.S_IXUSR else "100644"
     return _Entry(mode, git(work, "hash-object", "--no-filters", "--", str(path)).strip())

@@ -61,3 +61,17 @@ def test_token_is_sent_only_to_its_own_https_host(tmp_path: Path):
     assert token_env(repo, "https://github.com/acme/widgets.git", "", ["github.com"]) == {}
     run_git(repo, "config", "http.https://github.com/.extraheader", "AUTHORIZATION: basic xyz")
     assert token_env(repo, "https://github.com/acme/widgets.git", "s3cret", ["github.com"]) == {}
+
+
+def test_only_public_copier_api_is_used():
+    """`copier._…` modules are copier's internals: a minor release may change them silently."""
+    import re
+
+    package = Path(__file__).parents[2] / "generator"
+    private = [
+        f"{path.relative_to(package)}: {line.strip()}"
+        for path in package.rglob("*.py")
+        for line in path.read_text().splitlines()
+        if re.search(r"\bcopier\._|from copier\._|import copier\._", line)
+    ]
+    assert private == []
