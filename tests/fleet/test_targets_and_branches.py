@@ -110,3 +110,24 @@ def test_template_that_needs_trust_says_so_in_one_line(make_project, tmp_path: P
     assert (code, result["outcome"]) == (1, "error")
     assert "--trust" in result["error"] and "\n" not in result["error"]
     assert "Traceback" not in capsys.readouterr().err
+
+
+def test_a_users_branch_of_that_name_on_the_remote_is_never_pushed_over(make_project, tmp_path: Path):
+    from fleet_repos import with_remote
+
+    repo = make_project("theirs")
+    bare = with_remote(repo, tmp_path / "remotes" / "theirs.git")
+    run_git(repo, "checkout", "--quiet", "-b", BRANCH)
+    write_tree(repo, {"theirs.txt": "a colleague's work\n"})
+    theirs = commit_all(repo, "a colleague's work on a branch of that name")
+    run_git(repo, "push", "--quiet", "origin", BRANCH)
+    run_git(repo, "checkout", "--quiet", "main")
+    run_git(repo, "branch", "--quiet", "-D", BRANCH)
+
+    code, report = update("--push", str(repo), report=tmp_path / "r.json")
+
+    [result] = report["repositories"]
+    assert (code, result["outcome"], result["pushed"]) == (1, "branch-exists", False)
+    assert f"origin/{BRANCH}" in result["error"]
+    assert run_git(bare, "rev-parse", BRANCH).strip() == theirs
+    assert branches(repo) == ["main"]
