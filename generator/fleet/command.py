@@ -123,6 +123,12 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         help="answer to use instead of the recorded one (e.g. when the new version rejects it)",
     )
     update.add_argument(
+        "--data-file",
+        type=Path,
+        metavar="FILE",
+        help="YAML: target (as given) -> {question: answer}, answers per repository over --data",
+    )
+    update.add_argument(
         "--via",
         choices=("local", "actions"),
         default="local",
@@ -165,6 +171,32 @@ def _token_hosts(api_url: str) -> tuple[str, ...]:
     return tuple(dict.fromkeys(hosts))
 
 
+def _data_file(
+    path: Path | None, targets: list[Target]
+) -> tuple[tuple[str, tuple[tuple[str, object], ...]], ...]:
+    """`--data-file`: answers per repository, keyed by the target as written on the command line."""
+    if path is None:
+        return ()
+    import yaml
+
+    try:
+        loaded = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except OSError as exc:
+        raise UserError(f"cannot read --data-file {path}: {exc.strerror}") from exc
+    except yaml.YAMLError as exc:
+        raise UserError(f"--data-file {path} is not valid YAML: {' '.join(str(exc).split())}") from exc
+    if not isinstance(loaded, dict) or not all(isinstance(v, dict) for v in loaded.values()):
+        raise UserError(f"--data-file {path}: expected target: {{question: answer}} mappings")
+    known = {target.identity for target in targets}
+    entries = []
+    for spec, answers in loaded.items():
+        identity = Target(str(spec)).identity
+        if identity not in known:
+            raise UserError(f"--data-file {path}: {spec} is not one of the targets")
+        entries.append((identity, tuple((str(k), v) for k, v in answers.items())))
+    return tuple(entries)
+
+
 def update_settings(args: argparse.Namespace, targets: list[Target]) -> UpdateSettings:
     """Check the flags of `fleet update` together and turn them into settings."""
     if args.dry_run and (args.push or args.pr):
@@ -203,6 +235,7 @@ def update_settings(args: argparse.Namespace, targets: list[Target]) -> UpdateSe
         remote=args.remote,
         trust=args.trust,
         data=tuple(args.data),
+        data_by_target=_data_file(args.data_file, targets),
         network_timeout=args.timeout or None,
     )
 

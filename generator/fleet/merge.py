@@ -67,7 +67,7 @@ def apply_update(
     work: Path,
     *,
     trust: bool,
-    data: dict[str, str],
+    data: dict[str, object],
 ) -> Applied:
     """Run copier's update in a throwaway clone of the project and commit it there."""
     import copier

@@ -73,6 +73,8 @@ class UpdateSettings:
     remote: str = "origin"
     trust: bool = False
     data: tuple[tuple[str, str], ...] = ()  # `--data KEY=VALUE`: answers that replace recorded ones
+    # `--data-file`: per repository (by `Target.identity`) answers, over `data`
+    data_by_target: tuple[tuple[str, tuple[tuple[str, object], ...]], ...] = ()
     network_timeout: float = 300.0  # seconds for any one git command that talks to a remote
     # Authenticates https fetches and pushes on these hosts (CI checkouts keep no credentials).
     token: str = field(default="", repr=False)
@@ -173,7 +175,8 @@ def _locked_update(
         where, resumed = repo, True
     else:
         where, resumed = paths.scratch / target.slug, False
-        applied = apply_update(project, mirror, to, where, trust=settings.trust, data=dict(settings.data))
+        data = {**dict(settings.data), **dict(dict(settings.data_by_target).get(target.identity, ()))}
+        applied = apply_update(project, mirror, to, where, trust=settings.trust, data=data)
         if not settings.dry_run:
             git(repo, "fetch", "--quiet", "--no-tags", str(where), applied.head)
             # Create-only: an empty old value makes git refuse a branch that already exists.

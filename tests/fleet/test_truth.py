@@ -196,3 +196,16 @@ def test_staged_conflict_marker_is_caught_even_when_copier_reports_none(make_pro
 
     [result] = report["repositories"]
     assert (code, result["outcome"], result["conflicts"]) == (1, "conflicted", ["howto.md"])
+
+
+def test_data_file_gives_each_repository_its_own_answer(rich_project, tmp_path: Path):
+    first = rich_project("first", project_name="churn1")
+    second = rich_project("second", project_name="churn2")
+    data = tmp_path / "answers.yaml"
+    data.write_text(f"{first}:\n  project_name: churn-one\n{second}/:\n  project_name: churn-two\n")
+
+    code, report = update(str(first), str(second), "--data-file", str(data), report=tmp_path / "r.json")
+
+    assert (code, [r["outcome"] for r in report["repositories"]]) == (0, ["updated", "updated"])
+    assert answers(first, BRANCH)["project_name"] == "churn-one"
+    assert answers(second, BRANCH)["project_name"] == "churn-two"
