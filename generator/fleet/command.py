@@ -312,6 +312,7 @@ def run_status(args: argparse.Namespace) -> int:
         jobs=args.jobs,
         workdir=args.workdir,
         progress=progress,
+        timeout=args.timeout or None,
     )
     print(status_json(run.results) if args.output_format == "json" else status_table(run.results))
     if run.stopped is not None:

@@ -267,10 +267,11 @@ def status_fleet(
     jobs: int,
     workdir: Path | None,
     progress: Progress,
+    timeout: float | None = None,
 ) -> FleetRun[StatusResult]:
-    with workspace(workdir, template) as paths:
+    with workspace(workdir, template, timeout) as paths:
         return run_each(
-            partial(status_one, paths=paths, remote=remote),
+            partial(status_one, paths=paths, remote=remote, timeout=timeout),
             targets,
             jobs=jobs,
             progress=progress,

@@ -12,12 +12,14 @@ from generator.fleet.template import TemplateError
 from generator.fleet.workspace import RunPaths
 
 
-def status_one(target: Target, paths: RunPaths, remote: str = "origin") -> StatusResult:
+def status_one(
+    target: Target, paths: RunPaths, remote: str = "origin", timeout: float | None = None
+) -> StatusResult:
     """Never raises: every failure becomes an `error` state with the reason."""
     result = StatusResult(target.shown, State.ERROR)
     try:
-        repo = checkout(target, paths.clones, remote)
-        project = read_project(target, repo, remote)
+        repo = checkout(target, paths.clones, remote, timeout=timeout)
+        project = read_project(target, repo, remote, timeout=timeout)
         result = replace(result, version=project.version, template=project.src_path)
         mirror = paths.templates.get(project.src_path)
         latest = mirror.latest()
