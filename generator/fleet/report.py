@@ -26,6 +26,8 @@ def _detail(result: UpdateResult, dry_run: bool) -> str:
 
 def _details(result: UpdateResult, dry_run: bool) -> str:
     pr_failed = f"; pr-failed: {result.pull_request_error}" if result.pull_request_error else ""
+    if result.outcome in {Outcome.UPDATED, Outcome.CONFLICTED} and result.error:
+        pr_failed += f"; {result.error}"
     if result.outcome is Outcome.CONFLICTED:
         return "conflicts: " + ", ".join(result.conflicts) + pr_failed
     if result.outcome is Outcome.UPDATED:

@@ -82,7 +82,9 @@ class UpdateResult:
 
     @property
     def needs_a_human(self) -> bool:
-        return self.outcome.needs_a_human or self.pull_request_error is not None
+        # An update that is there but not pushed, or whose pull request failed, is unfinished.
+        unfinished = self.outcome is Outcome.UPDATED and self.error is not None
+        return self.outcome.needs_a_human or self.pull_request_error is not None or unfinished
 
     def to_json(self) -> dict[str, object]:
         return {

@@ -197,12 +197,15 @@ def _locked_update(
     if settings.push:
         if remote_tip != applied.head:
             refspec = f"refs/heads/{branch}:refs/heads/{branch}"
-            git(
-                repo,
-                *("push", "--quiet", settings.remote, refspec),
-                env=_auth(settings, repo),
-                timeout=settings.network_timeout,
-            )
+            try:
+                git(
+                    repo,
+                    *("push", "--quiet", settings.remote, refspec),
+                    env=_auth(settings, repo),
+                    timeout=settings.network_timeout,
+                )
+            except GitError as exc:  # the branch is made all the same: say both
+                return replace(record, error=f"push failed: {exc}; the branch is here, run again to push it")
         record = replace(record, pushed=True)
     return _pull_request(record, project, to, branch, applied, settings, paths, target)
 

@@ -226,3 +226,25 @@ def test_pull_request_body_puts_release_notes_first():
     assert body.startswith("## v2\n- new")
     assert body.index("- new") < body.index("**Added**")
     assert not pull_request_body("gh:acme/t", "v1", "v2", FileChanges(), ()).startswith("\n")
+
+
+def test_failed_push_keeps_the_branch_and_says_so(make_project, tmp_path: Path):
+    repo = make_project("refused")
+    bare = with_remote(repo, tmp_path / "remotes" / "refused.git")
+    hook = bare / "hooks" / "pre-receive"
+    hook.write_text("#!/bin/sh\necho 'protected: pushes refused' >&2\nexit 1\n")
+    hook.chmod(0o755)
+
+    code, report = update("--push", str(repo), report=tmp_path / "r.json")
+
+    [result] = report["repositories"]
+    assert (code, result["outcome"], result["branch"], result["pushed"]) == (1, "updated", BRANCH, False)
+    assert "push failed" in result["error"]
+    assert BRANCH in run_git(repo, "branch")
+
+    hook.unlink()
+    code, report = update("--push", str(repo), report=tmp_path / "r.json")  # finishes what is missing
+
+    [result] = report["repositories"]
+    assert (code, result["resumed"], result["pushed"], result["error"]) == (0, True, True, None)
+    assert remote_branches(bare) == ["main", BRANCH]
