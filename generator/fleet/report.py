@@ -92,7 +92,10 @@ def write_report(
 
 
 def status_table(results: Sequence[StatusResult]) -> str:
-    rows = [[r.target, r.version or "-", r.latest or "-", r.label, r.error or ""] for r in results]
+    rows = [
+        [r.target, r.version or "-", r.latest or "-", r.label, " ".join((r.error or "").split())]
+        for r in results
+    ]
     lines = _table(["TARGET", "VERSION", "LATEST", "STATE", "DETAIL"], rows)
     counts = [
         f"{sum(r.state is s for r in results)} {s}" for s in State if any(r.state is s for r in results)

@@ -75,3 +75,18 @@ def test_only_public_copier_api_is_used():
         if re.search(r"\bcopier\._|from copier\._|import copier\._", line)
     ]
     assert private == []
+
+
+def test_multi_line_messages_never_break_the_summary_tables():
+    from generator.fleet.report import status_table, update_summary
+    from generator.fleet.results import Outcome, State, StatusResult, UpdateResult
+
+    message = "fatal: first line\n  hint: second line\r\nthird"
+    updates = [
+        UpdateResult("a", Outcome.ERROR, error=message),
+        UpdateResult("b", Outcome.UPDATED, pull_request_error=message),
+    ]
+    table = update_summary(updates, dry_run=False, elapsed=1.0).splitlines()
+    assert len(table) == 2 + 2 + 2  # header, rule, two rows, blank, counts
+    statuses = status_table([StatusResult("c", State.ERROR, error=message)]).splitlines()
+    assert len(statuses) == 2 + 1 + 2
