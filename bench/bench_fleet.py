@@ -141,7 +141,15 @@ def time_shell_loop(projects: list[Path]) -> float:
     return time.perf_counter() - start
 
 
-def time_fleet(projects: list[Path], jobs: int, work: Path) -> tuple[float, dict]:
+# Runs a command and writes the peak resident memory of its largest process (KiB) to a file.
+PEAK_RSS = (
+    "import resource, subprocess, sys; code = subprocess.run(sys.argv[2:]).returncode; "
+    "open(sys.argv[1], 'w').write(str(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)); "
+    "sys.exit(code)"
+)
+
+
+def time_fleet(projects: list[Path], jobs: int, work: Path) -> tuple[float, dict, int]:
     targets = work / "targets.txt"
     targets.write_text("".join(f"{p}\n" for p in projects))
     report = work / "report.json"
@@ -157,17 +165,90 @@ def time_fleet(projects: list[Path], jobs: int, work: Path) -> tuple[float, dict
         "--report",
         str(report),
     ]
-    done = subprocess.run(command, capture_output=True, text=True, check=False)
+    rss = work / "peak-rss"
+    wrapped = [sys.executable, "-c", PEAK_RSS, str(rss), *command]
+    done = subprocess.run(wrapped, capture_output=True, text=True, check=False)
     elapsed = time.perf_counter() - start
     if done.returncode != 0:
         sys.exit(f"fleet update failed ({done.returncode}):\n{done.stdout}\n{done.stderr}")
-    return elapsed, json.loads(report.read_text())
+    return elapsed, json.loads(report.read_text()), int(rss.read_text())
 
 
 def check_loop_result(projects: list[Path]) -> None:
     for project in projects[:3]:
         answers = git(project, "show", "template-update/v2.0.0:.copier-answers.yml")
         assert "_commit: v2.0.0" in answers, answers
+
+
+def _canned_run(standin: object, owner: str, name: str, bare: object, version: str) -> tuple[int, bytes]:
+    """A runner's work, done instantly: the benchmark measures the dispatcher, not GitHub's runners."""
+    entry = {
+        "target": ".",
+        "outcome": "updated",
+        "from": "v1.0.0",
+        "to": version,
+        "branch": f"template-update/{version}",
+        "conflicts": [],
+        "seconds": 1.0,
+        "error": None,
+        "pushed": True,
+        "pull_request": f"https://github.example/{owner}/{name}/pull/1",
+    }
+    return 0, json.dumps({"template": "gh:acme/template", "to": version, "repositories": [entry]}).encode()
+
+
+def bench_dispatch(count: int, limit: int, window: float, pace: float) -> int:
+    """`fleet update --via actions` over `count` repositories against the GitHub stand-in."""
+    import contextlib
+    import io
+
+    from github_standin import GitHubStandIn
+
+    from generator.cli import main as forge
+
+    standin = GitHubStandIn().start()
+    standin.run_step = _canned_run
+    standin.runners = __import__("threading").Semaphore(64)
+    standin.dispatch_limit = (limit, window)
+    for index in range(count):
+        standin.repos[("acme", f"repo-{index:04d}")] = Path("/nonexistent")
+    os.environ.update(GITHUB_TOKEN="bench-token", GITHUB_API_URL=standin.url)
+    targets = [f"https://github.com/acme/repo-{index:04d}" for index in range(count)]
+    with tempfile.TemporaryDirectory() as tmp:
+        listing = Path(tmp) / "targets.txt"
+        listing.write_text("\n".join(targets))
+        report = Path(tmp) / "r.json"
+        start = time.perf_counter()
+        with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+            code = forge(
+                [
+                    "fleet",
+                    "update",
+                    "--via",
+                    "actions",
+                    "--to",
+                    "v2.0.0",
+                    "--poll",
+                    "0.5",
+                    "--github-pace",
+                    str(pace),
+                    "--from",
+                    str(listing),
+                    "--report",
+                    str(report),
+                ]
+            )
+        elapsed = time.perf_counter() - start
+        outcomes = [r["outcome"] for r in json.loads(report.read_text())["repositories"]]
+    standin.stop()
+    dispatched = sorted(run["repo"] for run in standin.runs)
+    once = len(dispatched) == len(set(dispatched)) == count
+    print(
+        f"| dispatch {count} repositories | {elapsed:.1f} s | {len(standin.requests)} API calls "
+        f"| {standin.rate_limited} secondary-limit refusals waited out | each dispatched once: {once} "
+        f"| all updated: {outcomes.count('updated') == count} | exit {code} |"
+    )
+    return 0 if once and code == 0 else 1
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -178,7 +259,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--compare", type=int, default=50, help="size timed side by side with the loop")
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--current", type=int, default=50, help="already-current repositories to time")
+    parser.add_argument("--dispatch", type=int, default=0, help="only time --via actions over N repositories")
+    parser.add_argument(
+        "--dispatch-limit", default="20/1", help="stand-in secondary limit: dispatches/seconds"
+    )
+    parser.add_argument(
+        "--dispatch-pace", type=float, default=0.05, help="--github-pace for the dispatch run"
+    )
     args = parser.parse_args(argv)
+    if args.dispatch:
+        limit, window = args.dispatch_limit.split("/")
+        return bench_dispatch(args.dispatch, int(limit), float(window), args.dispatch_pace)
     sizes = sorted({int(size) for size in args.sizes.split(",")} | {args.compare})
 
     os.environ.setdefault("GIT_AUTHOR_NAME", "bench")
@@ -194,7 +285,7 @@ def main(argv: list[str] | None = None) -> int:
         for size in sizes:
             work = root / f"n{size}"
             fleet_projects = build_projects(template, work / "fleet", size)
-            fleet_seconds, report = time_fleet(fleet_projects, args.jobs, work)
+            fleet_seconds, report, peak_kib = time_fleet(fleet_projects, args.jobs, work)
             outcomes = {r["outcome"] for r in report["repositories"]}
             assert outcomes == {"updated"}, outcomes
             loop_seconds = None
@@ -203,28 +294,29 @@ def main(argv: list[str] | None = None) -> int:
                 loop_seconds = time_shell_loop(loop_projects)
                 check_loop_result(loop_projects)
                 ratio = loop_seconds / fleet_seconds
-            rows.append((size, loop_seconds, fleet_seconds))
+            rows.append((size, loop_seconds, fleet_seconds, peak_kib))
             print(f"  {size} repositories: fleet {fleet_seconds:.1f}s", file=sys.stderr, flush=True)
             shutil.rmtree(work)
         current = build_projects(template, root / "current", args.current, version="v2.0.0")
-        current_seconds, report = time_fleet(current, args.jobs, root)
+        current_seconds, report, _ = time_fleet(current, args.jobs, root)
         per_repo = [r["seconds"] for r in report["repositories"]]
 
-    print(f"| repositories | sequential loop (s) | fleet update --jobs {args.jobs} (s) | speed-up |")
-    print("|---:|---:|---:|---:|")
-    for size, loop_seconds, fleet_seconds in rows:
+    header = f"| repositories | sequential loop (s) | fleet update --jobs {args.jobs} (s) | speed-up | peak RSS (MiB) |"
+    print(header)
+    print("|---:|---:|---:|---:|---:|")
+    for size, loop_seconds, fleet_seconds, peak_kib in rows:
         loop = f"{loop_seconds:.1f}" if loop_seconds else "-"
         speedup = f"{loop_seconds / fleet_seconds:.2f}x" if loop_seconds else "-"
-        print(f"| {size} | {loop} | {fleet_seconds:.1f} | {speedup} |")
+        print(f"| {size} | {loop} | {fleet_seconds:.1f} | {speedup} | {peak_kib / 1024:.0f} |")
     print()
     print(
         f"Already current: {statistics.median(per_repo) * 1000:.0f} ms per repository (median, max "
         f"{max(per_repo) * 1000:.0f} ms); {args.current} current repositories took {current_seconds:.1f}s "
         "in all, process start included."
     )
-    ok = ratio is not None and ratio >= 1.7 and statistics.median(per_repo) <= 0.1
+    ok = ratio is not None and ratio >= 3.5 and statistics.median(per_repo) <= 0.1
     print(
-        f"\nTargets (>= 1.7x at {args.compare}, <= 0.1 s per current repository): {'met' if ok else 'NOT met'}"
+        f"\nTargets (>= 3.5x at {args.compare}, <= 0.1 s per current repository): {'met' if ok else 'NOT met'}"
     )
     return 0 if ok else 1
 

@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 from generator import scaffold
+from generator.errors import ExitCode
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -51,4 +52,4 @@ def run(args: argparse.Namespace) -> int:
     rendered = scaffold.new_project(settings)
     print(f"Created {rendered.answers.get('project_name', rendered.dest.name)} in {rendered.dest}")
     print(f"Next: cd {rendered.dest} && make test && make plan", file=sys.stderr)
-    return 0
+    return ExitCode.OK

@@ -8,7 +8,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from generator.errors import UserError
+from generator.errors import ExitCode, UserError
+from generator.options import add_format, add_jobs
 
 if TYPE_CHECKING:  # the SDK-heavy stacks package is imported only when a plan runs
     from stacks.offline import ProgramError
@@ -40,14 +41,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         help="the Pulumi program (default: ./infra if it exists, else .)",
     )
     parser.add_argument("--env", default="all", metavar="NAME|all", help="one environment, or all (default)")
-    parser.add_argument("--format", choices=FORMATS, default="table", dest="output_format")
-    parser.add_argument(
-        "--jobs",
-        type=int,
-        default=None,
-        metavar="N",
-        help="plan this many stacks at once in worker processes (default: number of CPUs)",
-    )
+    add_format(parser, FORMATS)
+    add_jobs(parser, "stacks planned in worker processes")
     parser.add_argument(
         "--check",
         action="store_true",
@@ -83,8 +78,6 @@ def settings_from_args(args: argparse.Namespace) -> PlanSettings:
             known = ", ".join(stacks) or "none"
             raise UserError(f"{program_dir / f'Pulumi.{args.env}.yaml'}: not found (stacks here: {known})")
         environments = (args.env,)
-    if args.jobs is not None and args.jobs < 1:
-        raise UserError(f"--jobs must be at least 1, got {args.jobs}")
     if getattr(args, "access", False) and args.output_format == "mermaid":
         raise UserError("--access prints a table or JSON; --format mermaid does not apply")
     return PlanSettings(
@@ -149,5 +142,5 @@ def run(args: argparse.Namespace) -> int:
             print(f"policy violation [{env}] {v.policy} on {v.resource}: {v.message}", file=sys.stderr)
         if mandatory:
             print(f"{len(mandatory)} mandatory policy violation(s)", file=sys.stderr)
-            return 1
-    return 0
+            return ExitCode.NEEDS_ATTENTION
+    return ExitCode.OK

@@ -17,6 +17,7 @@ import re
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from generator.errors import ExitCode
 from stacks import permissions
 from stacks.identity import JOB_IDENTITIES
 from stacks.offline import Plan
@@ -413,11 +414,11 @@ def run(plans: list[Plan], program_dir: Path, output_format: str, check: bool) -
     matrix = build(plans, serving=serving, order=list(stack_files(program_dir)), placement=placement)
     sys.stdout.write(as_json(matrix) + "\n" if output_format == "json" else as_table(matrix))
     if not check:
-        return 0
+        return ExitCode.OK
     problems += matrix.problems
     for problem in problems:
         print(f"access: {problem}", file=sys.stderr)
     if problems:
         print(f"{len(problems)} access problem(s)", file=sys.stderr)
-        return 1
-    return 0
+        return ExitCode.NEEDS_ATTENTION
+    return ExitCode.OK

@@ -11,7 +11,16 @@ from pathlib import Path
 from fleet_repos import branches, run_git
 
 from generator.cli import main
-from generator.fleet_update import TEST_HOOK_ENV
+
+CRASH = "MLOPS_FORGE_TEST_CRASH"
+CRASH_PATH = str(Path(__file__).parent / "crash")
+
+
+def crash_env(spec: str) -> dict[str, str]:
+    """Environment that makes a fleet process die (or be interrupted) after its n-th copier update."""
+    path = os.pathsep.join(filter(None, [CRASH_PATH, os.environ.get("PYTHONPATH")]))
+    return {CRASH: spec, "PYTHONPATH": path}
+
 
 BRANCH = "template-update/v2.0.0"
 
@@ -21,7 +30,7 @@ def test_killed_run_is_resumed(make_project, tmp_path: Path):
     report = tmp_path / "r.json"
     command = ["fleet", "update", "--jobs", "1", "--report", str(report), *map(str, repos)]
     # The process dies (as with kill -9) in the middle of the second repository's update.
-    env = {**os.environ, TEST_HOOK_ENV: "before-commit:2:exit"}
+    env = {**os.environ, **crash_env("2:exit")}
     killed = subprocess.run(
         [sys.executable, "-m", "generator", *command], env=env, capture_output=True, check=False
     )
@@ -49,21 +58,31 @@ def test_killed_run_is_resumed(make_project, tmp_path: Path):
 
 
 def test_ctrl_c_prints_the_summary_and_exits_130(make_project, tmp_path: Path, monkeypatch, capsys):
+    import copier
+
     repos = [make_project(name) for name in ("x", "y")]
     report = tmp_path / "r.json"
     command = ["fleet", "update", "--jobs", "1", "--report", str(report), *map(str, repos)]
-    monkeypatch.setenv(TEST_HOOK_ENV, "before-commit:2:interrupt")
+    real, calls = copier.run_update, []
+
+    def interrupted_on_the_second(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(copier, "run_update", interrupted_on_the_second)
 
     assert main(command) == 130
 
     out = capsys.readouterr().out
-    assert "1 updated, 1 error" in out
+    assert "1 updated, 1 cancelled" in out
     results = json.loads(report.read_text())["repositories"]
-    assert results[1]["outcome"] == "error" and "interrupted" in results[1]["error"]
+    assert results[1]["outcome"] == "cancelled" and "run the same command again" in results[1]["error"]
     assert branches(repos[1]) == ["main"]
     assert run_git(repos[1], "status", "--porcelain") == ""
 
-    monkeypatch.delenv(TEST_HOOK_ENV)
+    monkeypatch.setattr(copier, "run_update", real)
     assert main(command) == 0
     assert [r["outcome"] for r in json.loads(report.read_text())["repositories"]] == ["updated", "updated"]
 
@@ -84,7 +103,8 @@ def test_killed_worker_processes_are_reported_and_the_rerun_finishes(
     repos = [make_project(name) for name in ("k1", "k2", "k3")]
     report = tmp_path / "r.json"
     command = ["fleet", "update", "--jobs", "2", "--report", str(report), *map(str, repos)]
-    monkeypatch.setenv(TEST_HOOK_ENV, "before-commit:1:exit")  # each worker dies on its first commit
+    for key, value in crash_env("1:exit").items():  # each worker dies on its first update
+        monkeypatch.setenv(key, value)
 
     assert main(command) == 1
 
@@ -95,6 +115,6 @@ def test_killed_worker_processes_are_reported_and_the_rerun_finishes(
         assert branches(repo) == ["main"]
         assert run_git(repo, "status", "--porcelain") == ""
 
-    monkeypatch.delenv(TEST_HOOK_ENV)
+    monkeypatch.delenv(CRASH)
     assert main(command) == 0
     assert [r["outcome"] for r in json.loads(report.read_text())["repositories"]] == ["updated"] * 3

@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 from fleet_repos import run_git
 
-from generator.fleet_git import token_env
-from generator.fleet_github import GitHubError, repository_of
-from generator.fleet_targets import Target
+from generator.fleet.git import token_env
+from generator.fleet.github import GitHubError, repository_of
+from generator.fleet.targets import Target
 
 
 @pytest.mark.parametrize(
@@ -61,3 +61,32 @@ def test_token_is_sent_only_to_its_own_https_host(tmp_path: Path):
     assert token_env(repo, "https://github.com/acme/widgets.git", "", ["github.com"]) == {}
     run_git(repo, "config", "http.https://github.com/.extraheader", "AUTHORIZATION: basic xyz")
     assert token_env(repo, "https://github.com/acme/widgets.git", "s3cret", ["github.com"]) == {}
+
+
+def test_only_public_copier_api_is_used():
+    """`copier._…` modules are copier's internals: a minor release may change them silently."""
+    import re
+
+    package = Path(__file__).parents[2] / "generator"
+    private = [
+        f"{path.relative_to(package)}: {line.strip()}"
+        for path in package.rglob("*.py")
+        for line in path.read_text().splitlines()
+        if re.search(r"\bcopier\._|from copier\._|import copier\._", line)
+    ]
+    assert private == []
+
+
+def test_multi_line_messages_never_break_the_summary_tables():
+    from generator.fleet.report import status_table, update_summary
+    from generator.fleet.results import Outcome, State, StatusResult, UpdateResult
+
+    message = "fatal: first line\n  hint: second line\r\nthird"
+    updates = [
+        UpdateResult("a", Outcome.ERROR, error=message),
+        UpdateResult("b", Outcome.UPDATED, pull_request_error=message),
+    ]
+    table = update_summary(updates, dry_run=False, elapsed=1.0).splitlines()
+    assert len(table) == 2 + 2 + 2  # header, rule, two rows, blank, counts
+    statuses = status_table([StatusResult("c", State.ERROR, error=message)]).splitlines()
+    assert len(statuses) == 2 + 1 + 2

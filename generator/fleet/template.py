@@ -12,12 +12,14 @@ from __future__ import annotations
 
 import fcntl
 import hashlib
+import re
+import urllib.parse
 from dataclasses import dataclass
 from pathlib import Path
 
 from packaging.version import InvalidVersion, Version
 
-from generator.fleet_git import GitError, clone, commit_of, config_env, git
+from generator.fleet.git import GitError, clone, commit_of, config_env, git
 
 
 class TemplateError(Exception):
@@ -37,11 +39,59 @@ def _parse(tag: str) -> Version | None:
         return None
 
 
-def copier_url(src_path: str) -> str:
-    """The URL copier hands to git for `src_path` (it expands `gh:`/`gl:` and adds `.git`)."""
-    from copier._vcs import get_repo  # private, but it is what decides the URL git sees
+# copier's documented shortcuts for `_src_path` (https://copier.readthedocs.io, "Templates on
+# GitHub/GitLab"). Written here rather than imported: only copier's public API is used, so a
+# copier release that reorganises its internals cannot change what the fleet does unnoticed.
+_ALIASES = {"gh:": "https://github.com/", "gl:": "https://gitlab.com/"}
+_GIT_PREFIXES = ("git@", "git://", "git+", "https://github.com/", "https://gitlab.com/")
 
-    return str(get_repo(src_path) or src_path)
+
+def copier_url(src_path: str) -> str:
+    """The URL copier hands to git for `src_path`: `gh:`/`gl:` expanded, `.git` added on the
+    GitHub/GitLab https forms, `git+` dropped; a local path as it is."""
+    url = src_path
+    for alias, base in _ALIASES.items():
+        if url.startswith(alias):
+            rest = url.removeprefix(alias).lstrip("/")
+            url = base + (rest if rest.endswith(".git") else f"{rest}.git")
+    if url.endswith(".git") or url.startswith(_GIT_PREFIXES):
+        if url.startswith("git+"):
+            return url[4:]
+        if url.startswith("https://") and not url.endswith(".git"):
+            return f"{url}.git"
+    return url
+
+
+def _instead_of() -> list[tuple[str, str]]:
+    """git's `url.<base>.insteadOf` rules, as (prefix, base), longest prefix first."""
+    try:
+        listing = git(".", "config", "--get-regexp", r"^url\..*\.insteadof$")
+    except GitError:  # exit 1: no rule
+        return []
+    rules = []
+    for line in listing.splitlines():
+        key, _, prefix = line.partition(" ")
+        rules.append((prefix, key[len("url.") : -len(".insteadof")]))
+    return sorted(rules, key=lambda rule: -len(rule[0]))
+
+
+def canonical_source(src_path: str) -> str:
+    """One spelling per template: copier's URL, after git's `insteadOf`, without credentials,
+    trailing `/` or `.git`; a local path resolved. Two sources are the same template exactly
+    when these are equal."""
+    url = copier_url(src_path)
+    for prefix, base in _instead_of():
+        if url.startswith(prefix):
+            url = base + url[len(prefix) :]
+            break
+    if "://" in url or re.match(r"^[\w.-]+@[\w.-]+:", url):
+        parts = urllib.parse.urlsplit(url) if "://" in url else None
+        if parts is not None:
+            host = parts.hostname or ""
+            netloc = host.lower() + (f":{parts.port}" if parts.port else "")
+            url = urllib.parse.urlunsplit((parts.scheme.lower(), netloc, parts.path, "", ""))
+        return url.rstrip("/").removesuffix(".git")
+    return str(Path(url).expanduser().resolve()).removesuffix(".git")
 
 
 @dataclass(frozen=True)
@@ -92,9 +142,10 @@ class TemplateCache:
     With `override` (the `--template` flag), every project's template is fetched from there.
     """
 
-    def __init__(self, root: Path, override: str | None = None) -> None:
+    def __init__(self, root: Path, override: str | None = None, timeout: float | None = None) -> None:
         self.root = root
         self.override = override
+        self.timeout = timeout
 
     def get(self, src_path: str) -> TemplateMirror:
         source = self.override or src_path
@@ -109,7 +160,7 @@ class TemplateCache:
             if not mirror.exists():
                 staging = self.root / f"{key}.staging.git"
                 try:
-                    clone(copier_url(source), staging, "--mirror")
+                    clone(copier_url(source), staging, "--mirror", timeout=self.timeout)
                 except GitError as exc:
                     message = f"cannot fetch template {source}: {exc}"
                     failure.write_text(message)

@@ -4,20 +4,22 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from generator.fleet_git import GitError, is_dirty
-from generator.fleet_project import ProjectProblem, read_project
-from generator.fleet_results import State, StatusResult
-from generator.fleet_targets import Target, checkout
-from generator.fleet_template import TemplateError
-from generator.fleet_workspace import RunPaths
+from generator.fleet.git import GitError, is_dirty
+from generator.fleet.project import ProjectProblem, read_project
+from generator.fleet.results import State, StatusResult
+from generator.fleet.targets import Target, checkout
+from generator.fleet.template import TemplateError
+from generator.fleet.workspace import RunPaths
 
 
-def status_one(target: Target, paths: RunPaths, remote: str = "origin") -> StatusResult:
+def status_one(
+    target: Target, paths: RunPaths, remote: str = "origin", timeout: float | None = None
+) -> StatusResult:
     """Never raises: every failure becomes an `error` state with the reason."""
-    result = StatusResult(target.spec, State.ERROR)
+    result = StatusResult(target.shown, State.ERROR)
     try:
-        repo = checkout(target, paths.clones, remote)
-        project = read_project(target, repo, remote)
+        repo = checkout(target, paths.clones, remote, timeout=timeout)
+        project = read_project(target, repo, remote, timeout=timeout)
         result = replace(result, version=project.version, template=project.src_path)
         mirror = paths.templates.get(project.src_path)
         latest = mirror.latest()

@@ -14,15 +14,20 @@ class Outcome(enum.StrEnum):
 
     UPDATED = "updated"
     CONFLICTED = "conflicted"
+    ANSWER_REJECTED = "answer-rejected"
+    BRANCH_EXISTS = "branch-exists"
     SKIPPED_CURRENT = "skipped-current"
+    SKIPPED_OTHER_TEMPLATE = "skipped-other-template"
     SKIPPED_DIRTY = "skipped-dirty"
+    SKIPPED_LOCKED = "skipped-locked"
     NOT_A_PROJECT = "not-a-project"
     ERROR = "error"
+    CANCELLED = "cancelled"
 
     @property
     def needs_a_human(self) -> bool:
         """Outcomes that make the run exit 1: someone has to look at the repository."""
-        return self not in {Outcome.UPDATED, Outcome.SKIPPED_CURRENT}
+        return self not in {Outcome.UPDATED, Outcome.SKIPPED_CURRENT, Outcome.SKIPPED_OTHER_TEMPLATE}
 
 
 class State(enum.StrEnum):
@@ -69,10 +74,17 @@ class UpdateResult:
     resumed: bool = False
     pushed: bool = False
     pull_request: str | None = None
+    pull_request_error: str | None = None  # the branch is there (and pushed); the PR is not
 
     @property
     def label(self) -> str:
         return str(self.outcome)
+
+    @property
+    def needs_a_human(self) -> bool:
+        # An update that is there but not pushed, or whose pull request failed, is unfinished.
+        unfinished = self.outcome is Outcome.UPDATED and self.error is not None
+        return self.outcome.needs_a_human or self.pull_request_error is not None or unfinished
 
     def to_json(self) -> dict[str, object]:
         return {
@@ -90,6 +102,7 @@ class UpdateResult:
             "resumed": self.resumed,
             "pushed": self.pushed,
             "pull_request": self.pull_request,
+            "pull_request_error": self.pull_request_error,
         }
 
 

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from generator.errors import UserError
-from generator.fleet_git import clone, git, is_repository
+from generator.fleet.git import clone, git, is_repository, redact
 
 Auth = Callable[[Path, str], dict[str, str]]
 _URL = re.compile(r"^(?:[a-z][a-z0-9+.-]*://|[\w.-]+@[\w.-]+:)", re.IGNORECASE)
@@ -24,6 +24,20 @@ class Target:
     @property
     def is_url(self) -> bool:
         return bool(_URL.match(self.spec))
+
+    @property
+    def shown(self) -> str:
+        """The spec as printed and reported: any password in it replaced by `***`."""
+        return redact(self.spec)
+
+    @property
+    def identity(self) -> str:
+        """What makes two specs the same repository: the real path (symlinks, `./`, a trailing
+        `/` resolved), or the URL without credentials, trailing `/` or `.git`."""
+        if not self.is_url:
+            return str(Path(self.spec).expanduser().resolve())
+        url = re.sub(r"^([a-z][a-z0-9+.-]*://)[^/@]*@", r"\1", self.spec, flags=re.IGNORECASE)
+        return url.rstrip("/").removesuffix(".git").lower()
 
     @property
     def slug(self) -> str:
@@ -41,13 +55,19 @@ def read_targets(specs: Iterable[str], from_file: Path | None) -> list[Target]:
         except OSError as exc:
             raise UserError(f"cannot read --from {from_file}: {exc.strerror}") from exc
         found.extend(line.split("#", 1)[0].strip() for line in text.splitlines())
-    unique = dict.fromkeys(spec for spec in found if spec)
+    unique: dict[str, Target] = {}
+    for spec in found:
+        if spec:
+            target = Target(spec)
+            unique.setdefault(target.identity, target)
     if not unique:
         raise UserError("no targets: give repository paths or URLs, or --from FILE with one per line")
-    return [Target(spec) for spec in unique]
+    return list(unique.values())
 
 
-def checkout(target: Target, workdir: Path, remote: str, auth: Auth | None = None) -> Path:
+def checkout(
+    target: Target, workdir: Path, remote: str, auth: Auth | None = None, timeout: float | None = None
+) -> Path:
     """The local repository for `target`: the path itself, or a clone of the URL kept in `workdir`.
 
     A clone that already exists (a resumed run with `--workdir`) is fetched, not cloned again.
@@ -58,7 +78,7 @@ def checkout(target: Target, workdir: Path, remote: str, auth: Auth | None = Non
     path = workdir / target.slug
     env = auth(workdir, target.spec) if auth else None
     if is_repository(path):
-        git(path, "fetch", "--quiet", "--prune", remote, env=env)
+        git(path, "fetch", "--quiet", "--prune", remote, env=env, timeout=timeout)
     else:
-        clone(target.spec, path, "--origin", remote, "--no-checkout", env=env)
+        clone(target.spec, path, "--origin", remote, "--no-checkout", env=env, timeout=timeout)
     return path

@@ -6,8 +6,8 @@ import json
 from collections.abc import Sequence
 from pathlib import Path
 
-from generator.errors import UserError
-from generator.fleet_results import Outcome, State, StatusResult, UpdateResult
+from generator.errors import ExitCode, UserError
+from generator.fleet.results import Outcome, State, StatusResult, UpdateResult
 
 
 def _table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
@@ -20,8 +20,16 @@ def _table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
 
 
 def _detail(result: UpdateResult, dry_run: bool) -> str:
+    """One line, whatever the messages it quotes hold."""
+    return " ".join(_details(result, dry_run).split())
+
+
+def _details(result: UpdateResult, dry_run: bool) -> str:
+    pr_failed = f"; pr-failed: {result.pull_request_error}" if result.pull_request_error else ""
+    if result.outcome in {Outcome.UPDATED, Outcome.CONFLICTED} and result.error:
+        pr_failed += f"; {result.error}"
     if result.outcome is Outcome.CONFLICTED:
-        return "conflicts: " + ", ".join(result.conflicts)
+        return "conflicts: " + ", ".join(result.conflicts) + pr_failed
     if result.outcome is Outcome.UPDATED:
         changes = result.changes
         text = f"{len(changes.modified)} changed, {len(changes.added)} added, {len(changes.removed)} removed"
@@ -32,7 +40,7 @@ def _detail(result: UpdateResult, dry_run: bool) -> str:
             extras.append(result.pull_request)
         elif result.pushed:
             extras.append("pushed")
-        return "; ".join(extras)
+        return "; ".join(extras) + pr_failed
     return result.error or ""
 
 
@@ -80,11 +88,14 @@ def write_report(
     try:
         Path(path).write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
     except OSError as exc:
-        raise UserError(f"cannot write --report {path}: {exc.strerror}", exit_code=1) from exc
+        raise UserError(f"cannot write --report {path}: {exc.strerror}", ExitCode.NEEDS_ATTENTION) from exc
 
 
 def status_table(results: Sequence[StatusResult]) -> str:
-    rows = [[r.target, r.version or "-", r.latest or "-", r.label, r.error or ""] for r in results]
+    rows = [
+        [r.target, r.version or "-", r.latest or "-", r.label, " ".join((r.error or "").split())]
+        for r in results
+    ]
     lines = _table(["TARGET", "VERSION", "LATEST", "STATE", "DETAIL"], rows)
     counts = [
         f"{sum(r.state is s for r in results)} {s}" for s in State if any(r.state is s for r in results)
