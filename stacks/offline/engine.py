@@ -39,6 +39,7 @@ class PlannedResource:
     properties: dict[str, Any]
     custom: bool = True
     protect: bool = False  # Pulumi's `protect` option: `pulumi destroy` refuses to delete it
+    depends_on: tuple[str, ...] = ()  # logical names it waits for (`depends_on` and inputs)
 
     def to_json(self) -> dict[str, Any]:
         return {"type": self.type, "name": self.name, "parent": self.parent, "properties": self.properties}
@@ -161,7 +162,8 @@ def plan_program(program_dir: str | Path, environment: str) -> Plan:
             f"the program failed for stack {environment!r}: {type(exc).__name__}: {exc}", entry
         ) from exc
     resources = [
-        PlannedResource(r.type, r.name, r.parent, _tidy(r.inputs), r.custom, r.protect) for r in registrations
+        PlannedResource(r.type, r.name, r.parent, _tidy(r.inputs), r.custom, r.protect, r.depends_on)
+        for r in registrations
     ]
     return Plan(
         project=project, environment=environment, resources=_tree_order(resources), outputs=_tidy(outputs)

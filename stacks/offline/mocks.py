@@ -108,6 +108,7 @@ class Registration:
     inputs: dict[str, Any]
     custom: bool
     protect: bool = False
+    depends_on: tuple[str, ...] = ()  # logical names it depends on (`depends_on` and inputs)
 
 
 def _guid(*parts: str) -> str:
@@ -201,6 +202,7 @@ class RecordingMonitor(MockMonitor):
                     dict(inputs),
                     bool(request.custom),
                     bool(getattr(request, "protect", False)),
+                    tuple(sorted(n for n in map(_logical_name, request.dependencies) if n)),
                 )
             )
         return response
