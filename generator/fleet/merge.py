@@ -60,6 +60,21 @@ def recorded_answers(repo: Path, commit: str) -> dict[str, object]:
     return {k: v for k, v in loaded.items() if isinstance(k, str) and not k.startswith("_")}
 
 
+def computed_questions(template: Path, commit: str) -> set[str]:
+    """Questions the template at `commit` never asks (`when: false`): copier computes them."""
+    for name in ("copier.yml", "copier.yaml"):
+        text = show_file(template, commit, name)
+        if text is not None:
+            try:
+                questions = yaml.safe_load(text) or {}
+            except yaml.YAMLError:  # copier's own tags (`!include`): then nothing is known computed
+                return set()
+            return {
+                key for key, spec in questions.items() if isinstance(spec, dict) and spec.get("when") is False
+            }
+    return set()
+
+
 def apply_update(
     project: Project,
     mirror: TemplateMirror,
@@ -81,8 +96,11 @@ def apply_update(
     git(work, "checkout", "--quiet", "--detach", project.base)
     recorded = recorded_answers(project.repo, project.base)
     # Handing copier the recorded answers as data makes it validate them against the new
-    # version (it would otherwise drop a rejected one for the default, silently).
-    answers = {**recorded, **data}
+    # version (it would otherwise drop a rejected one for the default, silently). Answers to
+    # questions the new version computes (`when: false`) are left to it: passed as data, an
+    # old recorded value would pin what the template now derives, such as the version pin.
+    computed = computed_questions(mirror.path, to.commit)
+    answers = {**{k: v for k, v in recorded.items() if k not in computed}, **data}
     env = _copier_env(mirror, project, work)
     with _environment(env), _quiet():
         try:
