@@ -28,6 +28,7 @@ from dataclasses import dataclass, field, replace
 from functools import partial
 from pathlib import Path
 
+from generator import changelog
 from generator.fleet.git import (
     GitError,
     commit_of,
@@ -207,7 +208,7 @@ def _locked_update(
             except GitError as exc:  # the branch is made all the same: say both
                 return replace(record, error=f"push failed: {exc}; the branch is here, run again to push it")
         record = replace(record, pushed=True)
-    return _pull_request(record, project, to, branch, applied, settings, paths, target)
+    return _pull_request(record, project, to, branch, applied, settings, paths, target, mirror)
 
 
 def _pull_request(
@@ -219,13 +220,17 @@ def _pull_request(
     settings: UpdateSettings,
     paths: RunPaths,
     target: Target,
+    mirror: TemplateMirror,
 ) -> UpdateResult:
     """Open or update the pull request; a failure is a fact about the result, not its end."""
     if settings.github is not None:
         url = remote_url(project.repo, settings.remote) or target.spec
         title = f"Update template from {project.version} to {to.label}"
+        # What changed in the template and what the team must do: the changelog between the
+        # versions, upgrade notes first, cut to leave GitHub's 65,536-character body room for the lists.
+        notes = changelog.notes_for_update(mirror.path, project.version, to.label, limit=50_000)
         body = pull_request_body(
-            project.src_path, project.version, to.label, record.changes, applied.conflicts
+            project.src_path, project.version, to.label, record.changes, applied.conflicts, notes
         )
         github = (
             settings.github if settings.github.pace_file else replace(settings.github, pace_file=paths.pace)

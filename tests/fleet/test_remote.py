@@ -139,3 +139,53 @@ def test_pull_request_failure_keeps_every_fact_of_the_pushed_branch(
     assert (result["outcome"], result["branch"], result["pushed"]) == ("updated", BRANCH, True)
     assert result["pull_request"] is None
     assert "GitHub API" in result["pull_request_error"]
+
+
+CHANGELOG_V2 = """# Changelog
+
+## [2.0.0] - 2026-11-25
+
+### Upgrade notes
+
+- Rename `timeout` to `timeout_seconds` in config.yaml by hand.
+
+### Changed
+
+- Retries default to 5.
+
+## [1.0.0] - 2026-11-01
+
+### Upgrade notes
+
+- None: first release.
+"""
+
+
+def test_pull_request_body_carries_the_changelog_between_the_versions(tmp_path: Path, github):
+    import copier
+    from fleet_repos import V1, V2, write_tree
+
+    template = tmp_path / "noted-template"
+    template.mkdir()
+    run_git(template, "init", "--quiet", "-b", "main")
+    # The project is rendered from a subdirectory, so the changelog stays the template's own.
+    subdirectory = {"copier.yml": V1["copier.yml"] + "_subdirectory: project\n"}
+    write_tree(template, {**subdirectory, **{f"project/{k}": v for k, v in V1.items() if k != "copier.yml"}})
+    commit_all(template, "v1")
+    run_git(template, "tag", "v1.0.0")
+    write_tree(template, {f"project/{k}": v for k, v in V2.items() if k != "copier.yml"})
+    write_tree(template, {"CHANGELOG.md": CHANGELOG_V2})
+    commit_all(template, "v2")
+    run_git(template, "tag", "v2.0.0")
+    repo = tmp_path / "projects" / "noted"
+    copier.run_copy(str(template), repo, vcs_ref="v1.0.0", defaults=True, quiet=True)
+    run_git(repo, "init", "--quiet", "-b", "main")
+    commit_all(repo, "generated")
+    with_remote(repo, tmp_path / "acme" / "noted.git")
+
+    assert main(["fleet", "update", "--jobs", "1", "--push", "--pr", str(repo)]) == 0
+
+    body = github.requests[-1]["json"]["body"]
+    assert body.index("timeout_seconds") < body.index("v1.0.0 → v2.0.0")
+    assert "Retries default to 5." in body
+    assert "first release" not in body  # 1.0.0 is where the project already is
