@@ -11,3 +11,18 @@ pulumi.export("resourceGroup", environment.resource_group_name)
 pulumi.export("workspace", environment.workspace_name)
 pulumi.export("ciClientId", environment.ci_client_id)
 pulumi.export("previewClientId", environment.preview_client_id)
+
+# The GitHub side: environments, protection rules and every variable the workflows read.
+github = stacks.GithubEnvironments(
+    "github",
+    stacks.GithubArgs(
+        settings=settings,
+        github=stacks.github_settings_from_config(pulumi.Config("forge"), settings),
+        deployer_client_id=environment.ci_client_id,
+        preview_client_id=environment.preview_client_id,
+        resource_group_name=environment.resource_group_name,
+        workspace_name=environment.workspace_name,
+    ),
+)
+for output, value in github.outputs.items():
+    pulumi.export(output, value)

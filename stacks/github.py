@@ -1,0 +1,300 @@
+"""The GitHub side of one environment: its GitHub environments, protection rules and variables.
+
+Every value a workflow reads with `vars.X` is created here from the stack's own outputs, so
+nobody copies client IDs or resource names between the Azure portal and GitHub. Per stack:
+
+- `<env>` (deploy jobs) and `<env>-preview` (pull-request previews), each with the variables of
+  `ENVIRONMENT_VARIABLES`; `<env>` accepts deployments from the default branch only, and in a
+  strict profile (prod) needs a required reviewer who is not the person who triggered it.
+- The stack marked `forge:githubRepositoryHost` (the first environment: the first `pulumi up`, and
+  the one that hosts the registry with `registry: create`) also owns what exists once per
+  repository: `REPOSITORY_VARIABLES` and the `template-update` environment. One owner per resource
+  keeps two stacks from overwriting each other's values.
+
+The GitHub provider authenticates with `GITHUB_TOKEN` (a token with the repository's admin rights,
+e.g. `gh auth token` after `gh auth login`); see docs/bootstrap.md.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from typing import Any
+
+import pulumi
+import pulumi_github as github
+from pulumi_azure_native import authorization
+
+from stacks import naming
+from stacks.config import ConfigError, ConfigSource, EnvironmentSettings
+from stacks.identity import preview_environment
+from stacks.state import BACKENDS, state_storage
+
+TEMPLATE_UPDATE_ENVIRONMENT = "template-update"
+
+# Variable → the stack output it is taken from. The test of every render reads the generated
+# workflows' `vars.X` and fails when one is in none of these tables.
+ENVIRONMENT_VARIABLES = {
+    "AZURE_CLIENT_ID": "ciClientId",  # previewClientId in `<env>-preview`
+    "AZURE_RESOURCE_GROUP": "resourceGroup",
+    "AZURE_ML_WORKSPACE": "workspace",
+    "AZURE_ML_ENDPOINT": "endpoint",
+}
+REPOSITORY_VARIABLES = {
+    "AZURE_TENANT_ID": "tenantId",
+    "AZURE_SUBSCRIPTION_ID": "subscriptionId",
+    "AZURE_ML_REGISTRY": "registry",
+    "PULUMI_BACKEND_URL": "stateBackendUrl",  # azblob state only
+}
+# Not a stack output: the GitHub App is created by a person (GitHub offers no API for it).
+TEMPLATE_UPDATE_VARIABLES = {"TEMPLATE_UPDATE_APP_CLIENT_ID": "forge:templateUpdateAppClientId"}
+
+
+def unset_variables(state_backend: str) -> frozenset[str]:
+    """Variables workflows read that stay unset on purpose (an empty `vars.X` is their default)."""
+    # With Pulumi Cloud state the CLI needs no backend URL: empty means "use Pulumi Cloud".
+    return frozenset({"PULUMI_BACKEND_URL"}) if state_backend == "pulumi-cloud" else frozenset()
+
+
+REVIEWER_PATTERN = re.compile(
+    r"^(?P<org>[A-Za-z0-9][A-Za-z0-9-]*)/(?P<team>[A-Za-z0-9._-]+)$|^[A-Za-z0-9-]+$"
+)
+BRANCH_PATTERN = re.compile(r"^[A-Za-z0-9._/-]+$")
+
+
+@dataclass(frozen=True, kw_only=True)
+class GithubSettings:
+    """The `forge:github*` keys of one stack."""
+
+    repository: str
+    default_branch: str = "main"
+    # "org/team-slug" for a team, "login" for a user; used where the profile is strict.
+    reviewers: tuple[str, ...] = ()
+    repository_host: bool = False
+    state_backend: str = "azblob"
+    template_update_app_client_id: str | None = None
+
+    @property
+    def owner(self) -> str:
+        return self.repository.split("/", 1)[0]
+
+    @property
+    def name(self) -> str:
+        return self.repository.split("/", 1)[1]
+
+
+def github_settings_from_config(config: ConfigSource, settings: EnvironmentSettings) -> GithubSettings:
+    """Read and check the GitHub keys (`pulumi.Config("forge")`); errors name the key."""
+
+    def get(name: str) -> str | None:
+        raw = config.get(name)
+        return None if raw is None or raw == "" else str(raw)
+
+    reviewers_raw = get("githubReviewers")
+    reviewers: tuple[str, ...] = ()
+    if reviewers_raw is not None:
+        try:
+            parsed = json.loads(reviewers_raw)
+        except json.JSONDecodeError:
+            parsed = None
+        if not isinstance(parsed, list) or not all(isinstance(item, str) for item in parsed):
+            raise ConfigError("forge:githubReviewers", f"expected a list of strings, got {reviewers_raw!r}")
+        owner = settings.github_repository.split("/", 1)[0]
+        for item in parsed:
+            if not REVIEWER_PATTERN.fullmatch(item):
+                raise ConfigError(
+                    "forge:githubReviewers", f"{item!r} is neither 'org/team-slug' nor a GitHub login"
+                )
+            if "/" in item and item.split("/", 1)[0].lower() != owner.lower():
+                raise ConfigError(
+                    "forge:githubReviewers",
+                    f"team {item!r} is not in {owner!r}, the organization that owns the repository",
+                )
+        reviewers = tuple(parsed)
+    if settings.profile.strict and not reviewers:
+        raise ConfigError(
+            "forge:githubReviewers",
+            f"environment {settings.environment!r} has a strict profile and needs at least one "
+            "required reviewer ('org/team-slug' or a login)",
+        )
+    branch = get("githubDefaultBranch") or "main"
+    if not BRANCH_PATTERN.fullmatch(branch):
+        raise ConfigError("forge:githubDefaultBranch", f"not a branch name: {branch!r}")
+    backend = get("stateBackend") or "azblob"
+    if backend not in BACKENDS:
+        raise ConfigError("forge:stateBackend", f"expected one of {', '.join(BACKENDS)}, got {backend!r}")
+    host = (get("githubRepositoryHost") or "false").lower()
+    if host not in ("true", "false"):
+        raise ConfigError("forge:githubRepositoryHost", f"expected true or false, got {host!r}")
+    return GithubSettings(
+        repository=settings.github_repository,
+        default_branch=branch,
+        reviewers=reviewers,
+        repository_host=host == "true",
+        state_backend=backend,
+        template_update_app_client_id=get("templateUpdateAppClientId"),
+    )
+
+
+def endpoint_name(settings: EnvironmentSettings) -> str:
+    """The Azure ML endpoint of one environment: unique in its region, hence the suffix.
+
+    Online endpoint names: 3-32 characters, a letter first, then letters, digits and hyphens.
+    """
+    suffix = naming.unique_suffix(
+        settings.project, settings.environment, settings.github_repository, length=4
+    )
+    room = 32 - len(settings.environment) - len(suffix) - 2
+    project = settings.project[:room].rstrip("-")
+    return f"{project}-{settings.environment}-{suffix}"
+
+
+def registry_name(settings: EnvironmentSettings) -> str:
+    if settings.registry_mode == "existing" and settings.registry_id:
+        return settings.registry_id.rsplit("/", 1)[-1]
+    return naming.registry_names(settings.project, seed=settings.github_repository)[1]
+
+
+@dataclass(frozen=True, kw_only=True)
+class GithubArgs:
+    settings: EnvironmentSettings
+    github: GithubSettings
+    # Outputs of the environment (`MlEnvironment`) the variables are taken from.
+    deployer_client_id: pulumi.Input[str]
+    preview_client_id: pulumi.Input[str]
+    resource_group_name: pulumi.Input[str]
+    workspace_name: pulumi.Input[str]
+
+
+class GithubEnvironments(pulumi.ComponentResource):
+    """`<env>` and `<env>-preview` with their rules and variables; repository-wide ones on the host."""
+
+    def __init__(self, name: str, args: GithubArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("mlopsforge:github:GithubEnvironments", name, None, opts)
+        s, g = args.settings, args.github
+        provider = github.Provider(
+            f"{name}-provider", owner=g.owner, opts=pulumi.ResourceOptions(parent=self)
+        )
+        self._child = pulumi.ResourceOptions(parent=self, provider=provider)
+        self._name = name
+        self._github = g
+        client = authorization.get_client_config_output()
+
+        # The stack outputs this component adds; the program exports them next to its own.
+        self.outputs: dict[str, pulumi.Output[Any]] = {
+            "endpoint": pulumi.Output.from_input(endpoint_name(s)),
+            "tenantId": client.tenant_id,
+            "subscriptionId": client.subscription_id,
+            "registry": pulumi.Output.from_input(registry_name(s)),
+        }
+        if g.state_backend == "azblob":
+            self.outputs["stateBackendUrl"] = pulumi.Output.from_input(
+                state_storage(s.project, s.github_repository).backend_url
+            )
+        shared = {
+            "resourceGroup": args.resource_group_name,
+            "workspace": args.workspace_name,
+            "endpoint": self.outputs["endpoint"],
+        }
+        reviewers = self._reviewers() if s.profile.strict else None
+        deploy = self._environment(s.environment, default_branch_only=True, reviewers=reviewers)
+        self._variables(deploy, s.environment, {**shared, "ciClientId": args.deployer_client_id})
+        preview_name = preview_environment(s.environment)
+        preview = self._environment(preview_name, default_branch_only=False, reviewers=None)
+        self._variables(preview, preview_name, {**shared, "ciClientId": args.preview_client_id})
+
+        if g.repository_host:
+            self._repository_variables()
+            update = self._environment(TEMPLATE_UPDATE_ENVIRONMENT, default_branch_only=True, reviewers=None)
+            if g.template_update_app_client_id:
+                self._variable(
+                    update,
+                    TEMPLATE_UPDATE_ENVIRONMENT,
+                    "TEMPLATE_UPDATE_APP_CLIENT_ID",
+                    g.template_update_app_client_id,
+                )
+        self.register_outputs(dict(self.outputs))
+
+    def _reviewers(self) -> github.RepositoryEnvironmentReviewerArgs:
+        """Team and user IDs of the configured reviewers (GitHub's API takes IDs, not names)."""
+        teams, users = [], []
+        for reviewer in self._github.reviewers:
+            if "/" in reviewer:
+                slug = reviewer.split("/", 1)[1]
+                team = github.get_team_output(slug=slug, summary_only=True, opts=self._invoke())
+                teams.append(team.id.apply(int))
+            else:
+                user = github.get_user_output(username=reviewer, opts=self._invoke())
+                users.append(user.id.apply(int))
+        return github.RepositoryEnvironmentReviewerArgs(teams=teams or None, users=users or None)
+
+    def _invoke(self) -> pulumi.InvokeOutputOptions:
+        return pulumi.InvokeOutputOptions(parent=self, provider=self._child.provider)
+
+    def _environment(
+        self,
+        environment: str,
+        *,
+        default_branch_only: bool,
+        reviewers: github.RepositoryEnvironmentReviewerArgs | None,
+    ) -> github.RepositoryEnvironment:
+        g = self._github
+        resource = github.RepositoryEnvironment(
+            f"{self._name}-{environment}",
+            repository=g.name,
+            environment=environment,
+            reviewers=[reviewers] if reviewers else None,
+            # Whoever starts a prod deployment cannot also approve it; admins cannot skip it.
+            prevent_self_review=True if reviewers else None,
+            can_admins_bypass=False if reviewers else None,
+            deployment_branch_policy=github.RepositoryEnvironmentDeploymentBranchPolicyArgs(
+                protected_branches=False, custom_branch_policies=True
+            )
+            if default_branch_only
+            else None,
+            opts=self._child,
+        )
+        if default_branch_only:
+            github.RepositoryEnvironmentDeploymentPolicy(
+                f"{self._name}-{environment}-branch",
+                repository=g.name,
+                environment=resource.environment,
+                branch_pattern=g.default_branch,
+                opts=self._child,
+            )
+        return resource
+
+    def _variables(
+        self, environment: github.RepositoryEnvironment, name: str, values: dict[str, pulumi.Input[str]]
+    ) -> None:
+        for variable, output in ENVIRONMENT_VARIABLES.items():
+            self._variable(environment, name, variable, values[output])
+
+    def _variable(
+        self,
+        environment: github.RepositoryEnvironment,
+        environment_name: str,
+        variable: str,
+        value: pulumi.Input[str],
+    ) -> None:
+        github.ActionsEnvironmentVariable(
+            f"{self._name}-{environment_name}-{variable.lower().replace('_', '-')}",
+            repository=self._github.name,
+            environment=environment.environment,
+            variable_name=variable,
+            value=value,
+            opts=self._child,
+        )
+
+    def _repository_variables(self) -> None:
+        for variable, output in REPOSITORY_VARIABLES.items():
+            if output not in self.outputs:  # e.g. no backend URL with Pulumi Cloud state
+                continue
+            github.ActionsVariable(
+                f"{self._name}-repo-{variable.lower().replace('_', '-')}",
+                repository=self._github.name,
+                variable_name=variable,
+                value=self.outputs[output],
+                opts=self._child,
+            )
