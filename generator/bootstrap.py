@@ -1,0 +1,304 @@
+"""`mlops-forge bootstrap`: the Pulumi state backend of a generated project, before the first `pulumi up`.
+
+With `azblob` state it creates, as the signed-in `az` user, a resource group, a storage account
+(shared keys off, TLS 1.2, no public blobs, blob versioning and soft delete), the state container
+and `Storage Blob Data Contributor` on it for the caller and every CI identity that already
+exists; then prints the one line to export. With `pulumi-cloud` it checks the Pulumi login.
+
+Everything is checked before anything is created (GitHub names in the config, Azure rights, the
+storage account name); each step is idempotent, so a second run changes nothing and a run that
+stopped half-way is resumed by running it again.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import sys
+import urllib.error
+import urllib.request
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+from generator.errors import UserError
+from generator.project_facts import ProjectFacts, read_project
+from stacks.naming import Names
+from stacks.state import StateStorage, state_storage
+
+RETENTION_DAYS = 30
+
+
+@dataclass(frozen=True, kw_only=True)
+class BootstrapSettings:
+    project_dir: Path
+    subscription: str | None
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "bootstrap",
+        help="create the Pulumi state backend of a generated project (idempotent)",
+        description="Create the azblob state storage (or check the Pulumi Cloud login) and print the "
+        "line to export. Run it after `az login && gh auth login`, before the first `pulumi up`, "
+        "and again after it to give the new CI identities access to the state.",
+    )
+    parser.add_argument("project_dir", nargs="?", default=".", metavar="PROJECT_DIR")
+    parser.add_argument("--subscription", help="Azure subscription ID or name (default: az's current one)")
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    settings = BootstrapSettings(project_dir=Path(args.project_dir), subscription=args.subscription)
+    facts = read_project(settings.project_dir)
+    check_github_inputs(facts)
+    if facts.state_backend.value == "pulumi-cloud":
+        user = pulumi_cloud_user()
+        _say(f"Pulumi Cloud: logged in as {user}; state needs nothing else")
+        return 0
+    from generator.azure_session import AzureSession
+
+    session = AzureSession(settings.subscription)
+    storage = state_storage(facts.project.value, facts.repository.value)
+    preflight(session, facts, storage)
+    pending = StateBuilder(session, facts, storage).build()
+    if pending:
+        _say(
+            "not yet granted (their stacks have not run): "
+            + ", ".join(pending)
+            + " — run `mlops-forge bootstrap` again after the first `pulumi up` of each"
+        )
+    print(f"export PULUMI_BACKEND_URL='{storage.backend_url}'")
+    return 0
+
+
+def _say(message: str) -> None:
+    print(f"bootstrap: {message}", file=sys.stderr)
+
+
+def check_github_inputs(facts: ProjectFacts) -> None:
+    """Exit 2 before anything is created when the config names an owner, repo or team that doesn't exist."""
+    from generator.github_checks import GitHubClient, github_token, input_errors
+
+    token = github_token()
+    if token is None:
+        raise UserError("no GitHub token: run `gh auth login` (or set GITHUB_TOKEN)", exit_code=1)
+    errors = input_errors(GitHubClient(token), facts)
+    if errors:
+        raise UserError(errors[0] + (f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""))
+
+
+def pulumi_cloud_user() -> str:
+    """The Pulumi Cloud user of the current login (`pulumi login` or PULUMI_ACCESS_TOKEN)."""
+    home = Path(os.environ.get("PULUMI_HOME") or Path.home() / ".pulumi")
+    try:
+        credentials = json.loads((home / "credentials.json").read_text())
+    except (OSError, ValueError):
+        credentials = {}
+    url = (
+        os.environ.get("PULUMI_BACKEND_URL") or credentials.get("current") or "https://api.pulumi.com"
+    ).rstrip("/")
+    token = os.environ.get("PULUMI_ACCESS_TOKEN") or (credentials.get("accessTokens") or {}).get(url)
+    if not token:
+        raise UserError("not logged in to Pulumi Cloud: run `pulumi login`", exit_code=1)
+    request = urllib.request.Request(f"{url}/api/user", headers={"Authorization": f"token {token}"})
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            user = json.loads(response.read())
+    except urllib.error.HTTPError as exc:
+        raise UserError(
+            f"Pulumi Cloud refused the token (HTTP {exc.code}): run `pulumi login`", exit_code=1
+        ) from None
+    except (urllib.error.URLError, OSError, ValueError) as exc:
+        raise UserError(f"cannot reach Pulumi Cloud at {url}: {exc}", exit_code=1) from None
+    return str(user.get("githubLogin") or user.get("name") or "?")
+
+
+def preflight(session, facts: ProjectFacts, storage: StateStorage) -> None:
+    """Every reason the build would fail that can be known before it starts."""
+    finding = session.rights_finding()
+    if finding:
+        raise UserError(finding, exit_code=1)
+    missing = session.unregistered_providers(("Microsoft.Storage",))
+    if missing:
+        raise UserError(
+            f"resource provider {missing[0]} is not registered on subscription "
+            f"{session.account.subscription_id}: az provider register --namespace {missing[0]} --wait",
+            exit_code=1,
+        )
+    from azure.core.exceptions import ResourceNotFoundError
+    from azure.mgmt.storage import StorageManagementClient
+    from azure.mgmt.storage.models import StorageAccountCheckNameAvailabilityParameters
+
+    client = session.client(StorageManagementClient)
+    try:
+        client.storage_accounts.get_properties(storage.resource_group, storage.account)
+        return  # ours already: the build brings it to the wanted settings
+    except ResourceNotFoundError:
+        pass
+    answer = client.storage_accounts.check_name_availability(
+        StorageAccountCheckNameAvailabilityParameters(name=storage.account)
+    )
+    if not answer.name_available:
+        raise UserError(
+            f"storage account name {storage.account!r} (derived from {facts.project.source} and "
+            f"{facts.repository.source}) is taken outside resource group {storage.resource_group}: "
+            f"{answer.message or answer.reason}"
+        )
+
+
+class StateBuilder:
+    """The state resources, one idempotent step each; a failure says how far it got."""
+
+    def __init__(self, session, facts: ProjectFacts, storage: StateStorage) -> None:
+        self.session = session
+        self.facts = facts
+        self.storage = storage
+        self.tags = {
+            "project": facts.project.value,
+            "managed-by": "mlops-forge bootstrap",
+            "purpose": "pulumi-state",
+        }
+
+    def build(self) -> list[str]:
+        from azure.core.exceptions import HttpResponseError
+
+        steps = [
+            ("resource group", self.resource_group),
+            ("storage account", self.account),
+            ("versioning and soft delete", self.blob_service),
+            ("container", self.container),
+            ("your data access", self.caller_access),
+        ]
+        done = []
+        try:
+            for name, step in steps:
+                step()
+                done.append(name)
+                _say(f"{name}: ok")
+            return self.identity_access()
+        except HttpResponseError as exc:
+            reason = (exc.message or str(exc)).splitlines()[0]
+            stopped = steps[len(done)][0] if len(done) < len(steps) else "CI identities' data access"
+            raise UserError(
+                f"stopped at {stopped} ({reason}); done: {', '.join(done) or 'nothing'}. Every step is "
+                "idempotent: run `mlops-forge bootstrap` again to resume",
+                exit_code=1,
+            ) from None
+
+    @property
+    def container_scope(self) -> str:
+        s = self.storage
+        return (
+            f"{self.session.subscription_scope}/resourceGroups/{s.resource_group}/providers/"
+            f"Microsoft.Storage/storageAccounts/{s.account}/blobServices/default/containers/{s.container}"
+        )
+
+    def resource_group(self) -> None:
+        from azure.mgmt.resource.resources import ResourceManagementClient
+
+        client = self.session.client(ResourceManagementClient)
+        client.resource_groups.create_or_update(
+            self.storage.resource_group, {"location": self.facts.location.value, "tags": self.tags}
+        )
+
+    def account(self) -> None:
+        from azure.mgmt.storage import StorageManagementClient
+        from azure.mgmt.storage.models import Sku, StorageAccountCreateParameters
+
+        client = self.session.client(StorageManagementClient)
+        client.storage_accounts.begin_create(
+            self.storage.resource_group,
+            self.storage.account,
+            StorageAccountCreateParameters(
+                sku=Sku(name="Standard_ZRS"),
+                kind="StorageV2",
+                location=self.facts.location.value,
+                tags=self.tags,
+                # Entra ID only: no account keys that could leak, so every access is an identity's.
+                allow_shared_key_access=False,
+                default_to_o_auth_authentication=True,
+                allow_blob_public_access=False,
+                enable_https_traffic_only=True,
+                minimum_tls_version="TLS1_2",
+            ),
+        ).result()
+
+    def blob_service(self) -> None:
+        from azure.mgmt.storage import StorageManagementClient
+        from azure.mgmt.storage.models import BlobServiceProperties, DeleteRetentionPolicy
+
+        client = self.session.client(StorageManagementClient)
+        retention = DeleteRetentionPolicy(enabled=True, days=RETENTION_DAYS)
+        client.blob_services.set_service_properties(
+            self.storage.resource_group,
+            self.storage.account,
+            BlobServiceProperties(
+                is_versioning_enabled=True,
+                delete_retention_policy=retention,
+                container_delete_retention_policy=retention,
+            ),
+        )
+
+    def container(self) -> None:
+        from azure.core.exceptions import ResourceNotFoundError
+        from azure.mgmt.storage import StorageManagementClient
+        from azure.mgmt.storage.models import BlobContainer
+
+        client = self.session.client(StorageManagementClient)
+        s = self.storage
+        try:
+            client.blob_containers.get(s.resource_group, s.account, s.container)
+        except ResourceNotFoundError:
+            client.blob_containers.create(
+                s.resource_group, s.account, s.container, BlobContainer(public_access="None")
+            )
+
+    def caller_access(self) -> None:
+        account = self.session.account
+        principal_type = "ServicePrincipal" if account.user_type == "servicePrincipal" else "User"
+        self._grant(account.object_id, principal_type)
+
+    def identity_access(self) -> list[str]:
+        """Grant every CI identity that exists; return the names of those that don't yet."""
+        from azure.core.exceptions import ResourceNotFoundError
+        from azure.mgmt.msi import ManagedServiceIdentityClient
+
+        client = self.session.client(ManagedServiceIdentityClient)
+        pending = []
+        for env in self.facts.environments:
+            names = Names(self.facts.project.value, env, seed=self.facts.repository.value)
+            for identity in (names.ci_identity, names.preview_identity):
+                try:
+                    found = client.user_assigned_identities.get(names.resource_group, identity)
+                except ResourceNotFoundError:
+                    pending.append(identity)
+                    continue
+                self._grant(found.principal_id, "ServicePrincipal")
+                _say(f"data access of {identity}: ok")
+        return pending
+
+    def _grant(self, principal_id: str, principal_type: str) -> None:
+        from azure.core.exceptions import ResourceExistsError
+        from azure.mgmt.authorization import AuthorizationManagementClient
+        from azure.mgmt.authorization.models import RoleAssignmentCreateParameters
+
+        from generator.azure_session import STORAGE_BLOB_DATA_CONTRIBUTOR
+
+        client = self.session.client(AuthorizationManagementClient)
+        scope = self.container_scope
+        # A name derived from (scope, principal, role): the same grant always has the same name.
+        name = str(uuid.uuid5(uuid.NAMESPACE_URL, f"{scope}|{principal_id}|{STORAGE_BLOB_DATA_CONTRIBUTOR}"))
+        # RoleAssignmentExists: granted before (perhaps under another name), which is what we want.
+        with contextlib.suppress(ResourceExistsError):
+            client.role_assignments.create(
+                scope,
+                name,
+                RoleAssignmentCreateParameters(
+                    role_definition_id=self.session.role_definition(STORAGE_BLOB_DATA_CONTRIBUTOR),
+                    principal_id=principal_id,
+                    principal_type=principal_type,
+                ),
+            )

@@ -1,0 +1,164 @@
+"""`mlops-forge bootstrap` against the Resource Manager, GitHub, Pulumi Cloud and `az` stand-ins."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from conftest import set_az
+from standins import CALLER_OID, READER, SUBSCRIPTION
+
+from generator.cli import main
+from stacks.naming import Names
+from stacks.state import state_storage
+
+BLOB_DATA_CONTRIBUTOR = "ba92f5b4-2d11-453d-a403-e96b0029c9fe"
+STORAGE = state_storage("ml-demo", "my-org/ml-demo")
+ACCOUNT_PATH = (
+    f"/subscriptions/{SUBSCRIPTION}/resourceGroups/{STORAGE.resource_group}/providers/"
+    f"Microsoft.Storage/storageAccounts/{STORAGE.account}"
+).lower()
+
+
+def bootstrap(project, capsys, *extra: str) -> tuple[int, str, str]:
+    code = main(["bootstrap", str(project), *extra])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def grants(arm) -> set[str]:
+    return {
+        r["properties"]["principalId"]
+        for r in arm.role_assignments()
+        if r["properties"]["roleDefinitionId"].endswith(BLOB_DATA_CONTRIBUTOR)
+    }
+
+
+def test_creates_the_state_storage_and_prints_the_export_line(project, arm, github, az, capsys):
+    code, out, err = bootstrap(project, capsys)
+    assert code == 0, err
+    assert out == f"export PULUMI_BACKEND_URL='azblob://pulumi-state?storage_account={STORAGE.account}'\n"
+    account = arm.state.resources[ACCOUNT_PATH]
+    assert account["properties"]["allowSharedKeyAccess"] is False
+    assert account["properties"]["allowBlobPublicAccess"] is False
+    assert account["properties"]["minimumTlsVersion"] == "TLS1_2"
+    assert account["location"] == "westeurope"
+    service = arm.state.resources[f"{ACCOUNT_PATH}/blobservices/default"]["properties"]
+    assert service["isVersioningEnabled"] is True
+    assert service["deleteRetentionPolicy"] == {"enabled": True, "days": 30}
+    assert service["containerDeleteRetentionPolicy"] == {"enabled": True, "days": 30}
+    assert f"{ACCOUNT_PATH}/blobservices/default/containers/pulumi-state" in arm.state.resources
+    # The admin who runs the first `pulumi up` can use the state: shared keys are off.
+    assert grants(arm) == {CALLER_OID}
+    # CI identities come with the first `pulumi up`: said, not silently skipped.
+    assert "id-ml-demo-dev-github" in err and "run `mlops-forge bootstrap` again" in err
+
+
+def test_second_run_changes_nothing_and_grants_identities_that_exist_now(project, arm, github, az, capsys):
+    assert bootstrap(project, capsys)[0] == 0
+    before = json.dumps(arm.state.resources, sort_keys=True)
+    code, out, _ = bootstrap(project, capsys)
+    assert code == 0 and out.startswith("export PULUMI_BACKEND_URL=")
+    assert json.dumps(arm.state.resources, sort_keys=True) == before
+
+    # After the first `pulumi up` of every stack its identities exist: the next run grants them.
+    principals = {}
+    for env in ("dev", "test", "prod"):
+        names = Names("ml-demo", env, seed="my-org/ml-demo")
+        for identity in (names.ci_identity, names.preview_identity):
+            principals[identity] = f"{len(principals):08d}-0000-0000-0000-000000000000"
+            arm.add_identity(names.resource_group, identity, principals[identity])
+    code, _, err = bootstrap(project, capsys)
+    assert code == 0 and "not yet granted" not in err
+    assert grants(arm) == {CALLER_OID, *principals.values()}
+
+
+def test_a_run_stopped_half_way_says_so_and_resumes(project, arm, github, az, capsys):
+    arm.state.failures[("PUT", "/containers/pulumi-state")] = [403, 1]
+    code, out, err = bootstrap(project, capsys)
+    assert code == 1 and out == ""
+    assert "stopped at container" in err and "run `mlops-forge bootstrap` again to resume" in err
+    assert "done: resource group, storage account, versioning and soft delete" in err
+    code, out, _ = bootstrap(project, capsys)
+    assert code == 0 and out.startswith("export ")
+    assert f"{ACCOUNT_PATH}/blobservices/default/containers/pulumi-state" in arm.state.resources
+
+
+def test_missing_rights_stop_before_anything_is_created(project, arm, github, az, capsys):
+    arm.state.caller_roles = [READER]
+    code, out, err = bootstrap(project, capsys)
+    assert code == 1 and out == ""
+    assert "neither Owner nor User Access Administrator" in err
+    assert f"az role assignment create --assignee {CALLER_OID} --role Owner" in err
+    assert arm.writes == []
+
+
+def test_unregistered_storage_provider_names_the_command(project, arm, github, az, capsys):
+    arm.state.unregistered = {"Microsoft.Storage"}
+    code, _, err = bootstrap(project, capsys)
+    assert code == 1 and "az provider register --namespace Microsoft.Storage" in err
+    assert arm.writes == []
+
+
+def test_a_storage_account_name_taken_elsewhere_is_bad_input(project, arm, github, az, capsys):
+    arm.state.taken_names = {STORAGE.account}
+    code, _, err = bootstrap(project, capsys)
+    assert code == 2 and STORAGE.account in err and "forge:project" in err
+    assert arm.writes == []
+
+
+def test_not_logged_in_to_azure(project, arm, github, az, capsys):
+    set_az(az, logged_in=False)
+    code, _, err = bootstrap(project, capsys)
+    assert code == 1 and "az login" in err and arm.requests == []
+
+
+@pytest.mark.parametrize(
+    ("change", "named"),
+    [
+        (lambda s: s.owners.discard("my-org"), "GitHub owner 'my-org' does not exist (infra/Pulumi.dev.yaml"),
+        (lambda s: s.repositories.clear(), "GitHub repository 'my-org/ml-demo' does not exist"),
+        (
+            lambda s: s.teams.clear(),
+            "reviewer team 'my-org/ml-approvers' does not exist (infra/Pulumi.prod.yaml",
+        ),
+    ],
+    ids=["unknown-owner", "missing-repository", "missing-team"],
+)
+def test_bad_github_names_exit_2_before_azure_is_touched(project, arm, github, az, capsys, change, named):
+    change(github.state)
+    code, out, err = bootstrap(project, capsys)
+    assert code == 2 and out == ""
+    assert named in err
+    assert len(err.strip().splitlines()) == 1
+    assert arm.requests == []
+
+
+def test_no_github_token(project, arm, github, az, capsys, monkeypatch):
+    monkeypatch.delenv("GITHUB_TOKEN")
+    code, _, err = bootstrap(project, capsys)
+    assert code == 1 and "gh auth login" in err and arm.requests == []
+
+
+def test_pulumi_cloud_checks_the_login_and_creates_nothing(
+    cloud_project, arm, github, az, pulumi_cloud, capsys
+):
+    server, home = pulumi_cloud
+    code, _, err = bootstrap(cloud_project, capsys)
+    assert code == 1 and "pulumi login" in err
+    (home / "credentials.json").write_text(
+        json.dumps({"current": server.url, "accessTokens": {server.url: server.token}})
+    )
+    code, out, err = bootstrap(cloud_project, capsys)
+    assert code == 0 and "logged in as octocat" in err and out == ""
+    (home / "credentials.json").write_text(
+        json.dumps({"current": server.url, "accessTokens": {server.url: "x"}})
+    )
+    code, _, err = bootstrap(cloud_project, capsys)
+    assert code == 1 and "refused the token" in err
+    assert arm.requests == []
+
+
+def test_not_a_project(tmp_path, capsys):
+    code, _, err = bootstrap(tmp_path, capsys)
+    assert code == 2 and "no infra/Pulumi.yaml" in err
