@@ -35,6 +35,7 @@ RETENTION_DAYS = 30
 class BootstrapSettings:
     project_dir: Path
     subscription: str | None
+    accept_unguarded_prod: bool = False
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -47,13 +48,22 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("project_dir", nargs="?", default=".", metavar="PROJECT_DIR")
     parser.add_argument("--subscription", help="Azure subscription ID or name (default: az's current one)")
+    parser.add_argument(
+        "--accept-unguarded-prod",
+        action="store_true",
+        help="bootstrap although GitHub cannot make a second person approve prod (private repository on GitHub Free)",
+    )
     parser.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    settings = BootstrapSettings(project_dir=Path(args.project_dir), subscription=args.subscription)
+    settings = BootstrapSettings(
+        project_dir=Path(args.project_dir),
+        subscription=args.subscription,
+        accept_unguarded_prod=args.accept_unguarded_prod,
+    )
     facts = read_project(settings.project_dir)
-    check_github_inputs(facts)
+    check_github(facts, settings.accept_unguarded_prod)
     if facts.state_backend.value == "pulumi-cloud":
         user = pulumi_cloud_user()
         _say(f"Pulumi Cloud: logged in as {user}; state needs nothing else")
@@ -78,16 +88,35 @@ def _say(message: str) -> None:
     print(f"bootstrap: {message}", file=sys.stderr)
 
 
-def check_github_inputs(facts: ProjectFacts) -> None:
-    """Exit 2 before anything is created when the config names an owner, repo or team that doesn't exist."""
-    from generator.github_checks import GitHubClient, github_token, input_errors
+def check_github(facts: ProjectFacts, accept_unguarded_prod: bool) -> None:
+    """Exit 2 before anything is created when the config names an owner, repo or team that doesn't
+    exist, or asks for protections the repository's plan does not have."""
+    from generator.github_checks import (
+        GitHubClient,
+        github_token,
+        input_errors,
+        plan_report,
+        unguarded_prod_error,
+    )
 
     token = github_token()
     if token is None:
         raise UserError("no GitHub token: run `gh auth login` (or set GITHUB_TOKEN)", exit_code=1)
-    errors = input_errors(GitHubClient(token), facts)
+    client = GitHubClient(token)
+    errors = input_errors(client, facts)
     if errors:
         raise UserError(errors[0] + (f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""))
+    report = plan_report(client, facts)
+    if report.errors:
+        raise UserError(report.errors[0])
+    _say(f"GitHub: {report.summary()}")
+    for note in report.notes:
+        _say(note)
+    unguarded = unguarded_prod_error(report, facts)
+    if unguarded and not accept_unguarded_prod:
+        raise UserError(f"{unguarded}; or accept that explicitly with --accept-unguarded-prod")
+    if unguarded:
+        _say(f"accepted by --accept-unguarded-prod: {unguarded}")
 
 
 def pulumi_cloud_user() -> str:

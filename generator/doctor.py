@@ -115,7 +115,14 @@ def _plan(facts: ProjectFacts):
 
 
 def _github(facts: ProjectFacts) -> Iterator[Finding]:
-    from generator.github_checks import GitHubClient, github_token, input_errors, token_findings
+    from generator.github_checks import (
+        GitHubClient,
+        github_token,
+        input_errors,
+        plan_report,
+        token_findings,
+        unguarded_prod_error,
+    )
 
     token = github_token()
     if token is None:
@@ -127,6 +134,19 @@ def _github(facts: ProjectFacts) -> Iterator[Finding]:
         yield Finding(BLOCKS, "github", problem)
     if not problems:
         yield Finding(OK, "github", f"{facts.repository.value}, reviewers and token rights")
+    if input_errors(client, facts):
+        return  # no repository to read the plan of
+    report = plan_report(client, facts)
+    yield Finding(BLOCKS if report.errors else OK, "github plan", report.summary())
+    for error in report.errors:
+        yield Finding(BLOCKS, "github plan", error)
+    for note in report.notes:
+        yield Finding(WARN, "github plan", note)
+    unguarded = unguarded_prod_error(report, facts)
+    if unguarded and facts.accepts_unguarded_prod:
+        yield Finding(WARN, "github plan", f"{unguarded} (accepted: forge:acceptUnguardedProd)")
+    elif unguarded:
+        yield Finding(BLOCKS, "github plan", unguarded)
 
 
 def _azure(facts: ProjectFacts, settings: DoctorSettings, plans) -> Iterator[Finding]:

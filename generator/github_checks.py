@@ -15,6 +15,7 @@ import urllib.request
 from dataclasses import dataclass
 
 from generator.project_facts import ProjectFacts, Sourced
+from stacks.github_plans import API_PLAN_NAMES, PLANS, VISIBILITIES, Capabilities, capabilities
 
 API_URL = "https://api.github.com"
 # Classic token scopes that let the Pulumi GitHub provider manage environments and variables.
@@ -118,3 +119,97 @@ def token_findings(client: GitHubClient, facts: ProjectFacts) -> list[str]:
             f"admin: gh api -X PUT repos/{facts.repository.value}/collaborators/<you> -f permission=admin"
         )
     return findings
+
+
+@dataclass(frozen=True)
+class PlanReport:
+    """The repository's visibility and owner's plan as GitHub says (or the config, where unreadable)."""
+
+    visibility: str
+    plan: str
+    plan_source: str  # "GitHub" or the config key it fell back to
+    capabilities: Capabilities
+    errors: tuple[str, ...]  # the config asks for what the repository cannot have
+    notes: tuple[str, ...]  # the repository could have more than the config asks for
+
+    def summary(self) -> str:
+        guard = {
+            "reviewers": "environment reviewers",
+            "ruleset": "a ruleset on the default branch + CODEOWNERS",
+            "none": "nothing on GitHub",
+        }[self.capabilities.prod_guard]
+        return (
+            f"{self.visibility} repository on GitHub {self.plan} ({self.plan_source}): "
+            f"{self.capabilities.describe()}; prod is guarded by {guard}"
+        )
+
+
+def _owner_plan(client: GitHubClient, owner: str) -> str | None:
+    """The owner's plan, where the token may read it (an organization's: its owners only)."""
+    org = client.get(f"/orgs/{owner}")
+    if org.status == 200 and isinstance(org.body, dict):
+        name = (org.body.get("plan") or {}).get("name")
+    else:  # a user account: only the user's own token sees the plan
+        me = client.get("/user")
+        body = me.body if isinstance(me.body, dict) else {}
+        name = (
+            (body.get("plan") or {}).get("name") if body.get("login", "").lower() == owner.lower() else None
+        )
+    return API_PLAN_NAMES.get(str(name).lower()) if name else None
+
+
+def plan_report(client: GitHubClient, facts: ProjectFacts) -> PlanReport:
+    configured_visibility, configured_plan = facts.visibility.value, facts.plan.value
+    if configured_visibility not in VISIBILITIES or configured_plan not in PLANS:
+        return PlanReport(
+            configured_visibility,
+            configured_plan,
+            "config",
+            capabilities("private", "free"),
+            (f"{facts.visibility.source} / {facts.plan.source}: unknown visibility or plan",),
+            (),
+        )
+    repo = client.get(f"/repos/{facts.repository.value}")
+    visibility = (repo.body or {}).get("visibility") if isinstance(repo.body, dict) else None
+    visibility = visibility if visibility in VISIBILITIES else configured_visibility
+    plan = _owner_plan(client, facts.owner)
+    source = "GitHub"
+    notes = []
+    if plan is None:
+        plan, source = configured_plan, facts.plan.source
+        notes.append(
+            f"GitHub shows {facts.owner}'s plan only to its owners: taking {plan} from {facts.plan.source}"
+        )
+    actual = capabilities(visibility, plan)
+    configured = capabilities(configured_visibility, configured_plan)
+    errors = []
+    for feature, label in (
+        ("environments", "environments"),
+        ("branch_policies", "deployment branch restrictions"),
+        ("reviewers", "required reviewers"),
+        ("rulesets", "rulesets"),
+    ):
+        if getattr(configured, feature) and not getattr(actual, feature):
+            errors.append(
+                f"{facts.plan.source} and forge:githubVisibility say a {configured_visibility} repository on "
+                f"{configured_plan}, but {facts.repository.value} is {visibility} on {plan}, which has no "
+                f"{label}: set github_plan={plan} and github_visibility={visibility} (copier update) before "
+                "`pulumi up`, or GitHub refuses it half-way"
+            )
+            break
+    if not errors and actual.prod_guard != configured.prod_guard:
+        notes.append(
+            f"{facts.repository.value} could be guarded by {actual.prod_guard} (it is {visibility} on {plan}): "
+            f"set github_plan={plan} and github_visibility={visibility}"
+        )
+    return PlanReport(visibility, plan, source, actual, tuple(errors), tuple(notes))
+
+
+def unguarded_prod_error(report: PlanReport, facts: ProjectFacts) -> str | None:
+    if report.capabilities.prod_guard != "none" or not facts.strict_environments:
+        return None
+    return (
+        f"{facts.repository.value} is a {report.visibility} repository on GitHub {report.plan}: nothing on "
+        f"GitHub can make a second person approve {', '.join(facts.strict_environments)} (no environments, "
+        "no rulesets, no branch protection). Make it public or move to Pro/Team/Enterprise"
+    )

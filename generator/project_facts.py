@@ -14,6 +14,7 @@ from pathlib import Path
 import yaml
 
 from generator.errors import UserError
+from stacks.profiles import get_profile
 from stacks.state import BACKENDS
 
 REPOSITORY_PATTERN = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9-]*)/[A-Za-z0-9._-]+$")
@@ -37,6 +38,10 @@ class ProjectFacts:
     environments: tuple[str, ...]  # in `plan`'s order: dev, test, prod, then the others by name
     reviewers: tuple[Sourced, ...]  # of strict environments
     vm_sizes: tuple[Sourced, ...]  # explicitly configured sizes (GPU), for the quota check
+    visibility: Sourced  # what the config says; doctor/bootstrap compare it with GitHub's answer
+    plan: Sourced
+    strict_environments: tuple[str, ...]
+    accepts_unguarded_prod: bool
 
     @property
     def owner(self) -> str:
@@ -102,8 +107,23 @@ def read_project(root: Path) -> ProjectFacts:
                 reviewers.append(Sourced(str(reviewer), f"{rel} forge:githubReviewers"))
         if config.get("forge:gpu") is True and config.get("forge:gpuVmSize"):
             sizes.append(Sourced(str(config["forge:gpuVmSize"]), f"{rel} forge:gpuVmSize"))
+    strict = []
+    for env, config in configs.items():
+        try:
+            if get_profile(str(config.get("forge:profile") or env)).strict:
+                strict.append(env)
+        except KeyError:
+            pass  # an unknown profile is the plan's error to report, with its key
+    first_file = files[first].relative_to(root) if files[first].is_relative_to(root) else files[first]
     return ProjectFacts(
         root=root,
+        visibility=Sourced(
+            str(configs[first].get("forge:githubVisibility", "private")),
+            f"{first_file} forge:githubVisibility",
+        ),
+        plan=Sourced(str(configs[first].get("forge:githubPlan", "team")), f"{first_file} forge:githubPlan"),
+        strict_environments=tuple(strict),
+        accepts_unguarded_prod=any(c.get("forge:acceptUnguardedProd") is True for c in configs.values()),
         project=required(first, "forge:project"),
         repository=repository,
         location=required(first, "azure-native:location"),

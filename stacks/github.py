@@ -28,10 +28,14 @@ from pulumi_azure_native import authorization
 
 from stacks import naming
 from stacks.config import ConfigError, ConfigSource, EnvironmentSettings
+from stacks.github_plans import PLANS, VISIBILITIES, Capabilities, capabilities
 from stacks.identity import preview_environment
 from stacks.state import BACKENDS, state_storage
 
 TEMPLATE_UPDATE_ENVIRONMENT = "template-update"
+# Status checks the default branch's ruleset requires: the job names of the generated ci.yml
+# (a test of every render checks that they match).
+REQUIRED_CHECKS = ("lint, test, validate data, plan",)
 
 # Variable → the stack output it is taken from. The test of every render reads the generated
 # workflows' `vars.X` and fails when one is in none of these tables.
@@ -74,6 +78,12 @@ class GithubSettings:
     repository_host: bool = False
     state_backend: str = "azblob"
     template_update_app_client_id: str | None = None
+    visibility: str = "private"
+    plan: str = "team"
+
+    @property
+    def capabilities(self) -> Capabilities:
+        return capabilities(self.visibility, self.plan)
 
     @property
     def owner(self) -> str:
@@ -112,11 +122,27 @@ def github_settings_from_config(config: ConfigSource, settings: EnvironmentSetti
                     f"team {item!r} is not in {owner!r}, the organization that owns the repository",
                 )
         reviewers = tuple(parsed)
-    if settings.profile.strict and not reviewers:
+    visibility = get("githubVisibility") or "private"
+    if visibility not in VISIBILITIES:
+        raise ConfigError(
+            "forge:githubVisibility", f"expected one of {', '.join(VISIBILITIES)}, got {visibility!r}"
+        )
+    plan = get("githubPlan") or "team"
+    if plan not in PLANS:
+        raise ConfigError("forge:githubPlan", f"expected one of {', '.join(PLANS)}, got {plan!r}")
+    guard = capabilities(visibility, plan).prod_guard
+    if settings.profile.strict and guard == "none" and (get("acceptUnguardedProd") or "").lower() != "true":
+        raise ConfigError(
+            "forge:githubPlan",
+            f"a {visibility} repository on GitHub {plan} has neither environments nor rulesets, so nothing "
+            f"on GitHub can make a second person approve {settings.environment!r}: make the repository "
+            "public, move to Pro/Team/Enterprise, or set forge:acceptUnguardedProd: true",
+        )
+    if settings.profile.strict and guard != "none" and not reviewers:
         raise ConfigError(
             "forge:githubReviewers",
             f"environment {settings.environment!r} has a strict profile and needs at least one "
-            "required reviewer ('org/team-slug' or a login)",
+            "reviewer ('org/team-slug' or a login)",
         )
     branch = get("githubDefaultBranch") or "main"
     if not BRANCH_PATTERN.fullmatch(branch):
@@ -134,6 +160,8 @@ def github_settings_from_config(config: ConfigSource, settings: EnvironmentSetti
         repository_host=host == "true",
         state_backend=backend,
         template_update_app_client_id=get("templateUpdateAppClientId"),
+        visibility=visibility,
+        plan=plan,
     )
 
 
@@ -197,23 +225,32 @@ class GithubEnvironments(pulumi.ComponentResource):
             "workspace": args.workspace_name,
             "endpoint": self.outputs["endpoint"],
         }
-        reviewers = self._reviewers() if s.profile.strict else None
-        deploy = self._environment(s.environment, default_branch_only=True, reviewers=reviewers)
-        self._variables(deploy, s.environment, {**shared, "ciClientId": args.deployer_client_id})
-        preview_name = preview_environment(s.environment)
-        preview = self._environment(preview_name, default_branch_only=False, reviewers=None)
-        self._variables(preview, preview_name, {**shared, "ciClientId": args.preview_client_id})
+        caps = g.capabilities
+        if caps.environments:
+            reviewers = self._reviewers() if s.profile.strict and caps.reviewers else None
+            deploy = self._environment(
+                s.environment, default_branch_only=caps.branch_policies, reviewers=reviewers
+            )
+            self._variables(deploy, s.environment, {**shared, "ciClientId": args.deployer_client_id})
+            preview_name = preview_environment(s.environment)
+            preview = self._environment(preview_name, default_branch_only=False, reviewers=None)
+            self._variables(preview, preview_name, {**shared, "ciClientId": args.preview_client_id})
 
         if g.repository_host:
             self._repository_variables()
-            update = self._environment(TEMPLATE_UPDATE_ENVIRONMENT, default_branch_only=True, reviewers=None)
-            if g.template_update_app_client_id:
-                self._variable(
-                    update,
-                    TEMPLATE_UPDATE_ENVIRONMENT,
-                    "TEMPLATE_UPDATE_APP_CLIENT_ID",
-                    g.template_update_app_client_id,
+            if caps.environments:
+                update = self._environment(
+                    TEMPLATE_UPDATE_ENVIRONMENT, default_branch_only=caps.branch_policies, reviewers=None
                 )
+                if g.template_update_app_client_id:
+                    self._variable(
+                        update,
+                        TEMPLATE_UPDATE_ENVIRONMENT,
+                        "TEMPLATE_UPDATE_APP_CLIENT_ID",
+                        g.template_update_app_client_id,
+                    )
+            if caps.prod_guard == "ruleset":
+                self._default_branch_ruleset()
         self.register_outputs(dict(self.outputs))
 
     def _reviewers(self) -> github.RepositoryEnvironmentReviewerArgs:
@@ -287,6 +324,43 @@ class GithubEnvironments(pulumi.ComponentResource):
             opts=self._child,
         )
 
+    def _default_branch_ruleset(self) -> None:
+        """Without environment reviewers, a second person approves every change to the default branch.
+
+        Deploying environments accept only the default branch, so prod changes only through a pull
+        request that a code owner (`.github/CODEOWNERS`: infra/, .github/, azureml/) approved.
+        """
+        github.RepositoryRuleset(
+            f"{self._name}-default-branch",
+            name="default branch: reviewed changes only",
+            repository=self._github.name,
+            target="branch",
+            enforcement="active",
+            conditions=github.RepositoryRulesetConditionsArgs(
+                ref_name=github.RepositoryRulesetConditionsRefNameArgs(
+                    includes=["~DEFAULT_BRANCH"], excludes=[]
+                )
+            ),
+            rules=github.RepositoryRulesetRulesArgs(
+                deletion=True,
+                non_fast_forward=True,
+                pull_request=github.RepositoryRulesetRulesPullRequestArgs(
+                    required_approving_review_count=1,
+                    require_code_owner_review=True,
+                    require_last_push_approval=True,
+                    dismiss_stale_reviews_on_push=True,
+                ),
+                required_status_checks=github.RepositoryRulesetRulesRequiredStatusChecksArgs(
+                    required_checks=[
+                        github.RepositoryRulesetRulesRequiredStatusChecksRequiredCheckArgs(context=check)
+                        for check in REQUIRED_CHECKS
+                    ],
+                    strict_required_status_checks_policy=True,
+                ),
+            ),
+            opts=self._child,
+        )
+
     def _repository_variables(self) -> None:
         for variable, output in REPOSITORY_VARIABLES.items():
             if output not in self.outputs:  # e.g. no backend URL with Pulumi Cloud state
@@ -298,3 +372,21 @@ class GithubEnvironments(pulumi.ComponentResource):
                 value=self.outputs[output],
                 opts=self._child,
             )
+
+
+def planned_variables(resources) -> dict[str | None, dict[str, str]]:
+    """GitHub environment (None: the repository) → variable → value, from planned resources.
+
+    `resources` are `PlannedResource`s of one or more stacks' plans; tools that need what the
+    workflows will read (tests, rehearsals of a workflow run) take it from here.
+    """
+    variables: dict[str | None, dict[str, str]] = {}
+    for r in resources:
+        if r.type == "github:index/actionsEnvironmentVariable:ActionsEnvironmentVariable":
+            scope = r.properties["environment"]
+        elif r.type == "github:index/actionsVariable:ActionsVariable":
+            scope = None
+        else:
+            continue
+        variables.setdefault(scope, {})[r.properties["variableName"]] = r.properties["value"]
+    return variables

@@ -283,10 +283,20 @@ class FakeArm(_Server):
 @dataclass
 class GitHubState:
     owners: set[str] = field(default_factory=lambda: {"my-org", "octocat"})
-    repositories: dict[str, dict] = field(default_factory=lambda: {"my-org/ml-demo": {"admin": True}})
+    organizations: set[str] = field(default_factory=lambda: {"my-org"})
+    repositories: dict[str, dict] = field(
+        default_factory=lambda: {"my-org/ml-demo": {"admin": True, "visibility": "private"}}
+    )
     teams: set[tuple[str, str]] = field(default_factory=lambda: {("my-org", "ml-approvers")})
+    plan: str | None = "team"  # the owner's plan; None: the token may not read it
     scopes: str | None = "repo, read:org, workflow"
     token: str = "ghp_standin"
+    created: list[tuple[str, str, dict]] = field(default_factory=list)  # (method, path, body) accepted
+
+    def capabilities(self, repository: str):
+        from stacks.github_plans import capabilities
+
+        return capabilities(self.repositories[repository]["visibility"], self.plan or "free")
 
 
 class FakeGitHub(_Server):
@@ -302,6 +312,13 @@ class FakeGitHub(_Server):
         if parts == ["user"]:
             headers = {"X-OAuth-Scopes": self.state.scopes} if self.state.scopes is not None else {}
             return h._send(200, {"login": "octocat"}, headers)
+        if parts[0] == "orgs" and len(parts) == 2:
+            if parts[1] not in self.state.organizations:
+                return h._send(404, not_found)
+            body = {"login": parts[1]} | ({"plan": {"name": self.state.plan}} if self.state.plan else {})
+            return h._send(200, body)
+        if method in ("PUT", "POST") and parts[0] == "repos" and len(parts) > 3:
+            return self._write(h, method, path, parts)
         if parts[0] == "users" and len(parts) == 2:
             return (
                 h._send(200, {"login": parts[1]})
@@ -322,6 +339,36 @@ class FakeGitHub(_Server):
                 else h._send(404, not_found)
             )
         return h._send(404, not_found)
+
+    def _write(self, h: _Handler, method: str, path: str, parts: list[str]) -> None:
+        """Environments, their branch policies and variables, rulesets: refused as GitHub refuses them."""
+        repository = f"{parts[1]}/{parts[2]}"
+        body = h._body()
+        if repository not in self.state.repositories:
+            return h._send(404, {"message": "Not Found"})
+        caps = self.state.capabilities(repository)
+        kind = parts[3]
+        if kind == "environments" and not caps.environments:
+            return h._send(404, {"message": "Not Found"})
+        protection = body.get("reviewers") or body.get("wait_timer")
+        if kind == "environments" and len(parts) == 5 and protection and not caps.reviewers:
+            return h._send(
+                422,
+                {
+                    "message": "Failed to create the environment protection rule. Please ensure the "
+                    "billing plan supports the required reviewers protection rule."
+                },
+            )
+        policies = len(parts) > 5 and parts[5] == "deployment-branch-policies"
+        if kind == "environments" and policies and not caps.branch_policies:
+            return h._send(404, {"message": "Not Found"})
+        if kind == "rulesets" and not caps.rulesets:
+            return h._send(
+                403,
+                {"message": "Upgrade to GitHub Pro or make this repository public to enable this feature."},
+            )
+        self.state.created.append((method, path, body))
+        return h._send(201 if method == "POST" else 200, {**body, "id": len(self.state.created)})
 
 
 class FakePulumiCloud(_Server):

@@ -162,3 +162,50 @@ def test_pulumi_cloud_checks_the_login_and_creates_nothing(
 def test_not_a_project(tmp_path, capsys):
     code, _, err = bootstrap(tmp_path, capsys)
     assert code == 2 and "no infra/Pulumi.yaml" in err
+
+
+def _with_plan(project, dest, plan: str, accept: bool = False):
+    import shutil
+
+    shutil.copytree(project / "infra", dest / "infra")
+    for stack in (dest / "infra").glob("Pulumi.*.yaml"):
+        text = stack.read_text().replace("forge:githubPlan: team", f"forge:githubPlan: {plan}")
+        stack.write_text(text + ("  forge:acceptUnguardedProd: true\n" if accept else ""))
+    return dest
+
+
+def test_prints_what_the_repository_can_have(project, arm, github, az, capsys):
+    code, _, err = bootstrap(project, capsys)
+    assert code == 0
+    assert (
+        "GitHub: private repository on GitHub team (GitHub): environments yes, deployment branch restrictions "
+        "yes, required reviewers and wait timers no, rulesets yes; prod is guarded by a ruleset on the "
+        "default branch + CODEOWNERS"
+    ) in err
+
+
+def test_a_plan_that_asks_for_more_than_github_offers_creates_nothing(
+    project, tmp_path, arm, github, az, capsys
+):
+    enterprise = _with_plan(project, tmp_path / "p", "enterprise")
+    code, out, err = bootstrap(enterprise, capsys)  # the stand-in's owner is on Team
+    assert code == 2 and out == ""
+    assert "infra/Pulumi.dev.yaml forge:githubPlan" in err and "no required reviewers" in err
+    assert "set github_plan=team" in err and len(err.strip().splitlines()) == 1
+    assert arm.requests == [] and github.state.created == []
+
+
+def test_an_unreadable_plan_falls_back_to_the_config_and_says_so(project, arm, github, az, capsys):
+    github.state.plan = None
+    code, _, err = bootstrap(project, capsys)
+    assert code == 0 and "taking team from infra/Pulumi.dev.yaml forge:githubPlan" in err
+
+
+def test_private_on_free_needs_the_explicit_flag(project, tmp_path, arm, github, az, capsys):
+    free = _with_plan(project, tmp_path / "p", "free", accept=True)
+    github.state.plan = "free"
+    code, _, err = bootstrap(free, capsys)
+    assert code == 2 and "nothing on GitHub can make a second person approve prod" in err
+    assert "--accept-unguarded-prod" in err and arm.requests == []
+    code, out, err = bootstrap(free, capsys, "--accept-unguarded-prod")
+    assert code == 0 and out.startswith("export ") and "accepted by --accept-unguarded-prod" in err

@@ -116,3 +116,25 @@ def test_a_broken_configuration_is_bad_input(project, tmp_path, capsys):
     stack.write_text("config: [unclosed\n")
     code, _, err = doctor(broken, capsys, "--offline")
     assert code == 2 and "Pulumi.prod.yaml" in err and len(err.strip().splitlines()) == 1
+
+
+def test_says_what_the_plan_offers_and_when_prod_cannot_be_guarded(
+    project, tmp_path, arm, github, az, tools, capsys
+):
+    code, findings, _ = doctor(project, capsys)
+    (status, summary), *_ = findings["github plan"]
+    assert status == "ok" and "private repository on GitHub team" in summary and "ruleset" in summary
+
+    github.state.plan = "enterprise"  # the config says team: fine, but it could have reviewers
+    _, findings, _ = doctor(project, capsys)
+    assert (
+        "warn",
+        "my-org/ml-demo could be guarded by reviewers (it is private on enterprise): set "
+        "github_plan=enterprise and github_visibility=private",
+    ) in findings["github plan"]
+
+    github.state.plan = "free"
+    code, findings, _ = doctor(project, capsys)
+    messages = [m for s, m in findings["github plan"] if s == "BLOCKS"]
+    assert code == 1 and any("which has no environments" in m for m in messages)
+    assert any("nothing on GitHub can make a second person approve prod" in m for m in messages)

@@ -23,9 +23,13 @@ REPO = Path(__file__).resolve().parents[2]
 APP_CLIENT_ID = "Iv23liTemplateUpdate"
 VARS = re.compile(r"\bvars\.([A-Za-z_][A-Za-z0-9_]*)")
 
+# Each case is also one GitHub plan combination (docs/bootstrap.md); private on Free, where no
+# environments exist, is covered in test_github_plans.py.
 CASES = {
-    "defaults": {},
+    "defaults": {},  # private repository on GitHub Team: no environment reviewers
     "existing-registry-pulumi-cloud": {
+        "github_visibility": "public",
+        "github_plan": "free",
         "registry": "existing",
         "registry_id": "/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/rg-shared/"
         "providers/Microsoft.MachineLearningServices/registries/mlr-shared",
@@ -33,6 +37,8 @@ CASES = {
         "serving": "none",
     },
     "custom-environments": {
+        "github_visibility": "private",
+        "github_plan": "enterprise",
         "environments": ["sandbox", "staging", "live"],
         "github_org": "Contoso",
         "github_reviewers": ["Contoso/ml-leads", "octocat"],
@@ -120,13 +126,9 @@ def test_workflows_read_variables(rendered):
 
 
 def test_every_workflow_variable_is_created(rendered):
-    env_vars = {
-        (p["environment"], p["variableName"])
-        for _, p in rendered.resources("github:index/actionsEnvironmentVariable:ActionsEnvironmentVariable")
-    }
-    repo_vars = {
-        p["variableName"] for _, p in rendered.resources("github:index/actionsVariable:ActionsVariable")
-    }
+    planned = gh.planned_variables(r for plan in rendered.plans.values() for r in plan.resources)
+    env_vars = {(env, name) for env, values in planned.items() if env for name in values}
+    repo_vars = set(planned.get(None, {}))
     unset = gh.unset_variables(rendered.answers["state_backend"])
     missing = []
     for read in workflow_reads(rendered.root):
@@ -266,33 +268,95 @@ def test_deploying_environments_accept_the_default_branch_only(rendered):
             assert "deploymentBranchPolicy" not in environment and name not in policies
 
 
-def test_strict_environments_need_a_reviewer_who_did_not_start_the_run(rendered):
+def _capabilities(rendered: Rendered):
+    from stacks.github_plans import capabilities
+
+    return capabilities(rendered.answers["github_visibility"], rendered.answers["github_plan"])
+
+
+def test_prod_needs_a_second_person_by_reviewers_or_by_a_reviewed_default_branch(rendered):
     environments = {
         p["environment"]: p
         for _, p in rendered.resources("github:index/repositoryEnvironment:RepositoryEnvironment")
     }
+    rulesets = rendered.resources("github:index/repositoryRuleset:RepositoryRuleset")
     last = rendered.environments[-1]
     reviewers = rendered.answers["github_reviewers"]
-    teams = [r.split("/", 1)[1] for r in reviewers if "/" in r]
-    users = [r for r in reviewers if "/" not in r]
-    lookup = mocks.AzureMocks()
-
-    def ids(token: str, key: str, names: list[str]) -> list[int]:
-        from pulumi.runtime import MockCallArgs
-
-        return [int(lookup.call(MockCallArgs(token, {key: n}, ""))["id"]) for n in names]
-
     prod = environments[last]
-    expected = {}
-    if teams:
-        expected["teams"] = ids("github:index/getTeam:getTeam", "slug", teams)
-    if users:
-        expected["users"] = ids("github:index/getUser:getUser", "username", users)
-    assert prod["reviewers"] == [expected]
-    assert prod["preventSelfReview"] is True and prod["canAdminsBypass"] is False
+    if _capabilities(rendered).reviewers:
+        teams = [r.split("/", 1)[1] for r in reviewers if "/" in r]
+        users = [r for r in reviewers if "/" not in r]
+        lookup = mocks.AzureMocks()
+
+        def ids(token: str, key: str, names: list[str]) -> list[int]:
+            from pulumi.runtime import MockCallArgs
+
+            return [int(lookup.call(MockCallArgs(token, {key: n}, ""))["id"]) for n in names]
+
+        expected = {}
+        if teams:
+            expected["teams"] = ids("github:index/getTeam:getTeam", "slug", teams)
+        if users:
+            expected["users"] = ids("github:index/getUser:getUser", "username", users)
+        assert prod["reviewers"] == [expected]
+        assert prod["preventSelfReview"] is True and prod["canAdminsBypass"] is False
+        assert rulesets == []
+    else:
+        # No reviewers requested where the plan has none: GitHub would answer 422.
+        assert all("reviewers" not in e for e in environments.values())
+        # prod deploys only from the default branch, and that branch changes only by a pull request
+        # a code owner approved, with CI green, no force push.
+        assert prod["deploymentBranchPolicy"] == {"customBranchPolicies": True, "protectedBranches": False}
+        ((stack, ruleset),) = rulesets
+        assert stack == rendered.environments[0]
+        assert ruleset["enforcement"] == "active" and ruleset["target"] == "branch"
+        assert ruleset["conditions"]["refName"]["includes"] == ["~DEFAULT_BRANCH"]
+        assert "bypassActors" not in ruleset
+        rules = ruleset["rules"]
+        assert rules["pullRequest"]["requiredApprovingReviewCount"] >= 1
+        assert rules["pullRequest"]["requireCodeOwnerReview"] is True
+        assert rules["nonFastForward"] is True and rules["deletion"] is True
+        checks = [c["context"] for c in rules["requiredStatusChecks"]["requiredChecks"]]
+        assert checks == list(gh.REQUIRED_CHECKS)
     for name, environment in environments.items():
         if name != last:
             assert "reviewers" not in environment, name
+
+
+def test_codeowners_cover_what_deploys(rendered):
+    owners = " ".join(f"@{r}" for r in rendered.answers["github_reviewers"])
+    lines = {
+        line.split()[0]: line.split()[1:]
+        for line in (rendered.root / ".github" / "CODEOWNERS").read_text().splitlines()
+        if line and not line.startswith("#")
+    }
+    for path in ("/infra/", "/.github/", "/azureml/"):
+        assert " ".join(lines[path]) == owners
+
+
+def test_required_checks_are_the_ci_jobs_pull_requests_run(rendered):
+    ci = yaml.safe_load((rendered.root / ".github" / "workflows" / "ci.yml").read_text())
+    triggers = ci.get("on", ci.get(True))
+    assert "pull_request" in triggers
+    names = {job.get("name", job_id) for job_id, job in ci["jobs"].items()}
+    assert set(gh.REQUIRED_CHECKS) <= names
+
+
+def test_federated_subjects_are_the_environments_azure_jobs_run_in(rendered):
+    """Each environment a job that logs in to Azure can run in is trusted by exactly one identity."""
+    subjects = {
+        r.properties["subject"]
+        for plan in rendered.plans.values()
+        for r in plan.of_type("azure-native:managedidentity:FederatedIdentityCredential")
+    }
+    presented = {
+        f"repo:{rendered.repository}:environment:{env}"
+        for read in workflow_reads(rendered.root)
+        if read.variable == "AZURE_CLIENT_ID"
+        for env in candidate_environments(rendered, read.environment)
+    }
+    assert presented <= subjects, sorted(presented - subjects)
+    assert subjects <= {f"repo:{rendered.repository}:environment:{e}" for e in stack_environments(rendered)}
 
 
 def test_settings_errors_name_the_key():
