@@ -106,13 +106,15 @@ class AzureSession:
         from azure.mgmt.authorization import AuthorizationManagementClient
 
         client = self.client(AuthorizationManagementClient)
+        # atScope(): at the subscription or above it (management groups, root); assignedTo(): the
+        # caller directly or through a group.
         assignments = client.role_assignments.list_for_subscription(
-            filter=f"assignedTo('{self.account.object_id}')"
+            filter=f"atScope() and assignedTo('{self.account.object_id}')"
         )
         return {
             a.role_definition_id.rsplit("/", 1)[-1]
             for a in assignments
-            if self.subscription_scope.startswith(a.scope.rstrip("/")) or a.scope == "/"
+            if "/resourceGroups/" not in (a.scope or "")  # below the subscription: not enough here
         }
 
     def rights_finding(self) -> str | None:

@@ -130,6 +130,7 @@ def _error(code: str, message: str) -> dict:
 @dataclass
 class ArmState:
     caller_roles: list[str] = field(default_factory=lambda: [OWNER])
+    caller_scope: str = f"/subscriptions/{SUBSCRIPTION}"  # where the caller's roles are assigned
     unregistered: set[str] = field(default_factory=set)
     taken_names: set[str] = field(default_factory=set)
     # (method, path fragment) → [status, times]: the next `times` matching requests fail.
@@ -216,15 +217,15 @@ class FakeArm(_Server):
         return h._send(400, _error("BadRequest", f"the stand-in does not know {method} {path}"))
 
     def _caller_assignments(self, query: dict) -> list[dict]:
-        if CALLER_OID not in query.get("$filter", [""])[0]:
-            return []  # only the caller's assignments are known here
-        scope = f"/subscriptions/{SUBSCRIPTION}"
+        if query.get("$filter", [""])[0] != f"atScope() and assignedTo('{CALLER_OID}')":
+            return []  # only the caller's assignments at or above the subscription are known here
+        scope = self.state.caller_scope
         return [
             {
                 "id": f"{scope}/providers/Microsoft.Authorization/roleAssignments/{role}",
                 "name": role,
                 "properties": {
-                    "roleDefinitionId": f"{scope}/providers/Microsoft.Authorization/roleDefinitions/{role}",
+                    "roleDefinitionId": f"/subscriptions/{SUBSCRIPTION}/providers/Microsoft.Authorization/roleDefinitions/{role}",
                     "principalId": CALLER_OID,
                     "scope": scope,
                 },

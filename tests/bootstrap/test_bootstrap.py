@@ -93,6 +93,14 @@ def test_missing_rights_stop_before_anything_is_created(project, arm, github, az
     assert arm.writes == []
 
 
+def test_rights_are_read_where_they_are_assigned(project, arm, github, az, capsys):
+    arm.state.caller_scope = "/providers/Microsoft.Management/managementGroups/platform"
+    assert bootstrap(project, capsys)[0] == 0  # Owner inherited from a management group
+    arm.state.caller_scope = f"/subscriptions/{SUBSCRIPTION}/resourceGroups/rg-other"
+    code, _, err = bootstrap(project, capsys)
+    assert code == 1 and "neither Owner" in err  # Owner of one resource group is not enough
+
+
 def test_unregistered_storage_provider_names_the_command(project, arm, github, az, capsys):
     arm.state.unregistered = {"Microsoft.Storage"}
     code, _, err = bootstrap(project, capsys)

@@ -170,3 +170,27 @@ def test_the_template_asks_for_an_explicit_acceptance(tmp_path):
         render(tmp_path / "refused", data)
     project = render(tmp_path / "accepted", {**data, "accept_unguarded_prod": True})
     assert "forge:acceptUnguardedProd: true" in (project / "infra" / "Pulumi.prod.yaml").read_text()
+
+
+def test_copier_derives_the_same_guard_as_the_stacks():
+    """copier.yml's hidden `prod_guard` (README wording) and stacks.github_plans must agree."""
+    import jinja2
+    import yaml
+    from conftest import REPO
+
+    expression = yaml.safe_load((REPO / "copier.yml").read_text())["prod_guard"]["default"]
+    template = jinja2.Environment().from_string(expression)
+    for visibility in ("public", "private", "internal"):
+        for plan in ("free", "pro", "team", "enterprise"):
+            rendered = template.render(github_visibility=visibility, github_plan=plan)
+            assert rendered == capabilities(visibility, plan).prod_guard, (visibility, plan)
+
+
+@pytest.mark.parametrize(
+    "reviewers",
+    [[], ["other-org/leads"], ["not a login"], "my-org/leads"],
+    ids=["empty", "other-org", "bad", "not-a-list"],
+)
+def test_the_template_refuses_reviewers_that_cannot_exist(tmp_path, reviewers):
+    with pytest.raises(ValueError, match="github_reviewers"):
+        render(tmp_path / "refused", {"github_reviewers": reviewers})
