@@ -25,6 +25,7 @@ from pathlib import Path
 
 from generator.errors import UserError
 from generator.project_facts import ProjectFacts, read_project
+from stacks.identity import GITHUB_ISSUER
 from stacks.naming import Names
 from stacks.state import StateStorage, state_storage
 
@@ -76,9 +77,8 @@ def run(args: argparse.Namespace) -> int:
     pending = StateBuilder(session, facts, storage).build()
     if pending:
         _say(
-            "not yet granted (their stacks have not run): "
-            + ", ".join(pending)
-            + " — run `mlops-forge bootstrap` again after the first `pulumi up` of each"
+            f"no CI identities yet in {', '.join(pending)} (their stacks have not run): run "
+            "`mlops-forge bootstrap` again after their first `pulumi up` to give them access to the state"
         )
     print(f"export PULUMI_BACKEND_URL='{storage.backend_url}'")
     return 0
@@ -291,22 +291,38 @@ class StateBuilder:
         self._grant(account.object_id, principal_type)
 
     def identity_access(self) -> list[str]:
-        """Grant every CI identity that exists; return the names of those that don't yet."""
+        """Grant every identity that GitHub Actions of this repository can use; return the
+        environments that have none yet (their stack has not run).
+
+        Identities are found by what they trust (a federated credential for this repository),
+        not by name, so a stack that adds or renames CI identities needs no change here.
+        """
         from azure.core.exceptions import ResourceNotFoundError
         from azure.mgmt.msi import ManagedServiceIdentityClient
 
         client = self.session.client(ManagedServiceIdentityClient)
+        repository = self.facts.repository.value
         pending = []
         for env in self.facts.environments:
-            names = Names(self.facts.project.value, env, seed=self.facts.repository.value)
-            for identity in (names.ci_identity, names.preview_identity):
-                try:
-                    found = client.user_assigned_identities.get(names.resource_group, identity)
-                except ResourceNotFoundError:
-                    pending.append(identity)
-                    continue
-                self._grant(found.principal_id, "ServicePrincipal")
-                _say(f"data access of {identity}: ok")
+            group = Names(self.facts.project.value, env, seed=repository).resource_group
+            try:
+                identities = list(client.user_assigned_identities.list_by_resource_group(group))
+            except ResourceNotFoundError:
+                identities = []
+            trusted = [
+                identity
+                for identity in identities
+                if any(
+                    credential.issuer == GITHUB_ISSUER
+                    and credential.subject.startswith(f"repo:{repository}:")
+                    for credential in client.federated_identity_credentials.list(group, identity.name)
+                )
+            ]
+            if not trusted:
+                pending.append(env)
+            for identity in trusted:
+                self._grant(identity.principal_id, "ServicePrincipal")
+                _say(f"data access of {identity.name} ({env}): ok")
         return pending
 
     def _grant(self, principal_id: str, principal_type: str) -> None:

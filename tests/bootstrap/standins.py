@@ -155,17 +155,30 @@ class FakeArm(_Server):
     def writes(self) -> list[tuple[str, str]]:
         return [(m, p) for m, p in self.requests if m in ("PUT", "PATCH", "DELETE")]
 
-    def add_identity(self, resource_group: str, name: str, principal_id: str) -> None:
-        path = (
-            f"/subscriptions/{SUBSCRIPTION}/resourceGroups/{resource_group}/providers/"
-            f"Microsoft.ManagedIdentity/userAssignedIdentities/{name}"
+    def add_identity(self, resource_group: str, name: str, principal_id: str, subject: str | None) -> None:
+        """An identity as a stack creates it, federated with `subject` (None: not federated)."""
+        group = f"/subscriptions/{SUBSCRIPTION}/resourceGroups/{resource_group}"
+        self.state.resources.setdefault(
+            group.lower(), {"id": group, "name": resource_group, "location": "westeurope"}
         )
+        path = f"{group}/providers/Microsoft.ManagedIdentity/userAssignedIdentities/{name}"
         self.state.resources[path.lower()] = {
             "id": path,
             "name": name,
             "location": "westeurope",
             "properties": {"principalId": principal_id, "clientId": principal_id, "tenantId": TENANT},
         }
+        if subject:
+            credential = f"{path}/federatedIdentityCredentials/github"
+            self.state.resources[credential.lower()] = {
+                "id": credential,
+                "name": "github",
+                "properties": {
+                    "issuer": "https://token.actions.githubusercontent.com",
+                    "subject": subject,
+                    "audiences": ["api://AzureADTokenExchange"],
+                },
+            }
 
     def role_assignments(self) -> list[dict]:
         return [
@@ -209,12 +222,31 @@ class FakeArm(_Server):
                 return h._send(200, {"value": self._usages()})
         if method == "PUT":
             return self._put(h, path)
+        if method == "GET" and lower.endswith(("/userassignedidentities", "/federatedidentitycredentials")):
+            return self._list(h, path)
         if method == "GET":
             resource = self.state.resources.get(lower)
             if resource is None:
                 return h._send(404, _error("ResourceNotFound", f"The Resource '{path}' was not found."))
             return h._send(200, resource)
         return h._send(400, _error("BadRequest", f"the stand-in does not know {method} {path}"))
+
+    def _list(self, h: _Handler, path: str) -> None:
+        lower = path.lower()
+        group = "/".join(lower.split("/")[:5])  # /subscriptions/<id>/resourcegroups/<name>
+        if group not in self.state.resources:
+            return h._send(
+                404,
+                _error(
+                    "ResourceGroupNotFound",
+                    f"Resource group '{group.rsplit('/', 1)[-1]}' could not be found.",
+                ),
+            )
+        depth = lower.count("/") + 1
+        items = [
+            r for p, r in self.state.resources.items() if p.startswith(lower + "/") and p.count("/") == depth
+        ]
+        return h._send(200, {"value": items})
 
     def _caller_assignments(self, query: dict) -> list[dict]:
         if query.get("$filter", [""])[0] != f"atScope() and assignedTo('{CALLER_OID}')":
