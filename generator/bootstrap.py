@@ -117,6 +117,50 @@ def check_github(facts: ProjectFacts, accept_unguarded_prod: bool) -> None:
         raise UserError(f"{unguarded}; or accept that explicitly with --accept-unguarded-prod")
     if unguarded:
         _say(f"accepted by --accept-unguarded-prod: {unguarded}")
+    if report.capabilities.reviewers and facts.reviewers:
+        from generator.github_checks import reviewer_ids
+
+        for path in record_reviewer_ids(facts, reviewer_ids(client, facts)):
+            _say(f"recorded reviewer IDs in {path}: commit it, so CI runs need no GitHub org lookups")
+
+
+def record_reviewer_ids(facts: ProjectFacts, ids: dict[str, int]) -> list[Path]:
+    """Write `forge:githubReviewerIds` into the stack files that name reviewers; return those changed.
+
+    The key is appended as the last lines of `config:` (the template's stack files hold nothing
+    else), replacing an earlier value; a file whose layout differs is left alone.
+    """
+    import yaml
+
+    from generator.project_facts import find_program
+    from stacks.testing.program import stack_files
+
+    changed = []
+    for path in stack_files(find_program(facts.root)).values():
+        text = path.read_text()
+        config = (yaml.safe_load(text) or {}).get("config") or {}
+        names = config.get("forge:githubReviewers") or []
+        wanted = {name: ids[name] for name in names if name in ids}
+        if (
+            not wanted
+            or config.get("forge:githubReviewerIds") == wanted
+            or list(yaml.safe_load(text)) != ["config"]
+        ):
+            continue
+        lines, skipping = [], False
+        for line in text.splitlines():
+            if line.startswith("  forge:githubReviewerIds:"):
+                skipping = True
+                continue
+            if skipping and line.startswith("    "):
+                continue
+            skipping = False
+            lines.append(line)
+        lines.append("  forge:githubReviewerIds:")
+        lines += [f"    {name}: {number}" for name, number in wanted.items()]
+        path.write_text("\n".join(lines) + "\n")
+        changed.append(path)
+    return changed
 
 
 def pulumi_cloud_user() -> str:

@@ -95,6 +95,20 @@ def _reviewer_error(client: GitHubClient, facts: ProjectFacts, reviewer: Sourced
     return []
 
 
+def reviewer_ids(client: GitHubClient, facts: ProjectFacts) -> dict[str, int]:
+    """GitHub's numeric ID of every reviewer (environments name reviewers by ID)."""
+    ids = {}
+    for reviewer in facts.reviewers:
+        if "/" in reviewer.value:
+            org, slug = reviewer.value.split("/", 1)
+            answer = client.get(f"/orgs/{org}/teams/{slug}")
+        else:
+            answer = client.get(f"/users/{reviewer.value}")
+        if answer.status == 200 and isinstance(answer.body, dict) and isinstance(answer.body.get("id"), int):
+            ids[reviewer.value] = answer.body["id"]
+    return ids
+
+
 def token_findings(client: GitHubClient, facts: ProjectFacts) -> list[str]:
     """What the token lacks to manage the repository's environments and variables."""
     user = client.get("/user")

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import pulumi
@@ -75,6 +75,9 @@ class GithubSettings:
     default_branch: str = "main"
     # "org/team-slug" for a team, "login" for a user; used where the profile is strict.
     reviewers: tuple[str, ...] = ()
+    # Reviewer → GitHub's numeric ID, recorded by `mlops-forge bootstrap`: with them the program
+    # needs no lookups, which CI's token could not make (reading teams needs org access).
+    reviewer_ids: dict[str, int] = field(default_factory=dict)
     repository_host: bool = False
     state_backend: str = "azblob"
     template_update_app_client_id: str | None = None
@@ -144,6 +147,18 @@ def github_settings_from_config(config: ConfigSource, settings: EnvironmentSetti
             f"environment {settings.environment!r} has a strict profile and needs at least one "
             "reviewer ('org/team-slug' or a login)",
         )
+    ids_raw = get("githubReviewerIds")
+    reviewer_ids: dict[str, int] = {}
+    if ids_raw is not None:
+        try:
+            parsed_ids = json.loads(ids_raw)
+        except json.JSONDecodeError:
+            parsed_ids = None
+        if not isinstance(parsed_ids, dict) or not all(
+            isinstance(v, int) and not isinstance(v, bool) for v in parsed_ids.values()
+        ):
+            raise ConfigError("forge:githubReviewerIds", f"expected a map of reviewer to ID, got {ids_raw!r}")
+        reviewer_ids = {str(k): int(v) for k, v in parsed_ids.items()}
     branch = get("githubDefaultBranch") or "main"
     if not BRANCH_PATTERN.fullmatch(branch):
         raise ConfigError("forge:githubDefaultBranch", f"not a branch name: {branch!r}")
@@ -157,6 +172,7 @@ def github_settings_from_config(config: ConfigSource, settings: EnvironmentSetti
         repository=settings.github_repository,
         default_branch=branch,
         reviewers=reviewers,
+        reviewer_ids=reviewer_ids,
         repository_host=host == "true",
         state_backend=backend,
         template_update_app_client_id=get("templateUpdateAppClientId"),
@@ -255,9 +271,13 @@ class GithubEnvironments(pulumi.ComponentResource):
 
     def _reviewers(self) -> github.RepositoryEnvironmentReviewerArgs:
         """Team and user IDs of the configured reviewers (GitHub's API takes IDs, not names)."""
-        teams, users = [], []
+        teams: list[pulumi.Input[int]] = []
+        users: list[pulumi.Input[int]] = []
         for reviewer in self._github.reviewers:
-            if "/" in reviewer:
+            known = self._github.reviewer_ids.get(reviewer)
+            if known is not None:
+                (teams if "/" in reviewer else users).append(known)
+            elif "/" in reviewer:
                 slug = reviewer.split("/", 1)[1]
                 team = github.get_team_output(slug=slug, summary_only=True, opts=self._invoke())
                 teams.append(team.id.apply(int))

@@ -353,11 +353,9 @@ class FakeGitHub(_Server):
         if method in ("PUT", "POST") and parts[0] == "repos" and len(parts) > 3:
             return self._write(h, method, path, parts)
         if parts[0] == "users" and len(parts) == 2:
-            return (
-                h._send(200, {"login": parts[1]})
-                if parts[1] in self.state.owners
-                else h._send(404, not_found)
-            )
+            if parts[1] not in self.state.owners:
+                return h._send(404, not_found)
+            return h._send(200, {"login": parts[1], "id": 1000 + sorted(self.state.owners).index(parts[1])})
         if parts[0] == "repos" and len(parts) == 3:
             repo = self.state.repositories.get(f"{parts[1]}/{parts[2]}")
             if repo is None:
@@ -366,10 +364,10 @@ class FakeGitHub(_Server):
                 200, {"full_name": f"{parts[1]}/{parts[2]}", "permissions": {"admin": repo["admin"]}}
             )
         if parts[0] == "orgs" and len(parts) == 4 and parts[2] == "teams":
-            return (
-                h._send(200, {"slug": parts[3]})
-                if (parts[1], parts[3]) in self.state.teams
-                else h._send(404, not_found)
+            if (parts[1], parts[3]) not in self.state.teams:
+                return h._send(404, not_found)
+            return h._send(
+                200, {"slug": parts[3], "id": 2000 + sorted(self.state.teams).index((parts[1], parts[3]))}
             )
         return h._send(404, not_found)
 

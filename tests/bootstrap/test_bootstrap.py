@@ -222,3 +222,25 @@ def test_private_on_free_needs_the_explicit_flag(project, tmp_path, arm, github,
     assert "--accept-unguarded-prod" in err and arm.requests == []
     code, out, err = bootstrap(free, capsys, "--accept-unguarded-prod")
     assert code == 0 and out.startswith("export ") and "accepted by --accept-unguarded-prod" in err
+
+
+def test_records_reviewer_ids_so_ci_needs_no_lookups(project, tmp_path, arm, github, az, capsys):
+    from stacks.testing import plan_programs
+
+    enterprise = _with_plan(project, tmp_path / "p", "enterprise")
+    github.state.plan = "enterprise"
+    code, _, err = bootstrap(enterprise, capsys)
+    stack = enterprise / "infra" / "Pulumi.prod.yaml"
+    assert code == 0 and f"recorded reviewer IDs in {stack}" in err
+    assert stack.read_text().endswith("  forge:githubReviewerIds:\n    my-org/ml-approvers: 2000\n")
+    before = stack.read_text()
+    code, _, err = bootstrap(enterprise, capsys)
+    assert code == 0 and "recorded reviewer IDs" not in err and stack.read_text() == before
+    # The program takes the recorded ID (the mock runtime's lookup would give another number).
+    (plan,) = plan_programs(enterprise / "infra", ["prod"], jobs=1)
+    (prod,) = [
+        r.properties
+        for r in plan.of_type("github:index/repositoryEnvironment:RepositoryEnvironment")
+        if r.properties["environment"] == "prod"
+    ]
+    assert prod["reviewers"] == [{"teams": [2000]}]

@@ -379,6 +379,13 @@ def test_settings_errors_name_the_key():
         ({"githubReviewers": '["bad reviewer"]'}, "forge:githubReviewers"),
         ({"githubReviewers": '["octocat"]', "stateBackend": "s3"}, "forge:stateBackend"),
         ({"githubReviewers": '["octocat"]', "githubRepositoryHost": "yes"}, "forge:githubRepositoryHost"),
+        (
+            {"githubReviewers": '["octocat"]', "githubReviewerIds": '{"octocat": "one"}'},
+            "forge:githubReviewerIds",
+        ),
+        ({"githubReviewers": '["octocat"]', "githubPlan": "gold"}, "forge:githubPlan"),
+        ({"githubReviewers": '["octocat"]', "githubVisibility": "secret"}, "forge:githubVisibility"),
+        ({"githubReviewers": '["octocat"]', "githubPlan": "free"}, "forge:githubPlan"),  # unguarded prod
     ]
     for config, key in cases:
         with pytest.raises(ConfigError) as error:
