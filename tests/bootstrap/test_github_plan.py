@@ -393,3 +393,19 @@ def test_settings_errors_name_the_key():
         assert error.value.key == key
     ok = gh.github_settings_from_config({"githubReviewers": '["contoso/leads"]'}, settings)
     assert ok.reviewers == ("contoso/leads",) and ok.owner == "contoso" and ok.name == "demo"
+
+
+def test_the_plan_table_shows_the_github_side(rendered):
+    from generator.plan_render import key_settings
+
+    first = rendered.environments[0]
+    (variable,) = [
+        r
+        for r in rendered.plans[first].of_type(
+            "github:index/actionsEnvironmentVariable:ActionsEnvironmentVariable"
+        )
+        if r.properties["environment"] == first and r.properties["variableName"] == "AZURE_ML_WORKSPACE"
+    ]
+    assert key_settings(variable.type, variable.properties) == (
+        f"env={first} var=AZURE_ML_WORKSPACE value={variable.properties['value']}"
+    )
