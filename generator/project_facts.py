@@ -68,7 +68,9 @@ def _load(path: Path) -> dict:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}" if mark else ""
         raise UserError(f"{path}: not valid YAML{where}: {getattr(exc, 'problem', None) or exc}") from None
-    config = data.get("config") or {} if isinstance(data, dict) else None
+    if not isinstance(data, dict):
+        raise UserError(f"{path}: expected a mapping at the top level")
+    config = data.get("config") or {}
     if not isinstance(config, dict):
         raise UserError(f"{path}: 'config' must be a mapping")
     return config

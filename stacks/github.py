@@ -97,6 +97,65 @@ class GithubSettings:
         return self.repository.split("/", 1)[1]
 
 
+def _json(key: str, raw: str | None, kind: type, what: str):
+    if raw is None:
+        return None
+    try:
+        value = json.loads(raw)
+    except json.JSONDecodeError:
+        value = None
+    if not isinstance(value, kind):
+        raise ConfigError(key, f"expected {what}, got {raw!r}")
+    return value
+
+
+def _choice(key: str, raw: str | None, allowed: tuple[str, ...], default: str) -> str:
+    value = raw or default
+    if value not in allowed:
+        raise ConfigError(key, f"expected one of {', '.join(allowed)}, got {value!r}")
+    return value
+
+
+def _reviewers(raw: str | None, owner: str) -> tuple[str, ...]:
+    key = "forge:githubReviewers"
+    parsed = _json(key, raw, list, "a list of strings") or []
+    for item in parsed:
+        if not isinstance(item, str) or not REVIEWER_PATTERN.fullmatch(item):
+            raise ConfigError(key, f"{item!r} is neither 'org/team-slug' nor a GitHub login")
+        if "/" in item and item.split("/", 1)[0].lower() != owner.lower():
+            raise ConfigError(
+                key, f"team {item!r} is not in {owner!r}, the organization that owns the repository"
+            )
+    return tuple(parsed)
+
+
+def _reviewer_ids(raw: str | None) -> dict[str, int]:
+    key = "forge:githubReviewerIds"
+    parsed = _json(key, raw, dict, "a map of reviewer to ID") or {}
+    if not all(isinstance(v, int) and not isinstance(v, bool) for v in parsed.values()):
+        raise ConfigError(key, f"expected a map of reviewer to ID, got {raw!r}")
+    return {str(k): int(v) for k, v in parsed.items()}
+
+
+def _check_prod_guard(settings: EnvironmentSettings, chosen: GithubSettings, accept_unguarded: bool) -> None:
+    """A strict environment needs a second person: reviewers (or code owners), or an explicit waiver."""
+    if not settings.profile.strict:
+        return
+    if chosen.capabilities.prod_guard == "none" and not accept_unguarded:
+        raise ConfigError(
+            "forge:githubPlan",
+            f"a {chosen.visibility} repository on GitHub {chosen.plan} has neither environments nor rulesets, "
+            f"so nothing on GitHub can make a second person approve {settings.environment!r}: make the "
+            "repository public, move to Pro/Team/Enterprise, or set forge:acceptUnguardedProd: true",
+        )
+    if chosen.capabilities.prod_guard != "none" and not chosen.reviewers:
+        raise ConfigError(
+            "forge:githubReviewers",
+            f"environment {settings.environment!r} has a strict profile and needs at least one "
+            "reviewer ('org/team-slug' or a login)",
+        )
+
+
 def github_settings_from_config(config: ConfigSource, settings: EnvironmentSettings) -> GithubSettings:
     """Read and check the GitHub keys (`pulumi.Config("forge")`); errors name the key."""
 
@@ -104,81 +163,28 @@ def github_settings_from_config(config: ConfigSource, settings: EnvironmentSetti
         raw = config.get(name)
         return None if raw is None or raw == "" else str(raw)
 
-    reviewers_raw = get("githubReviewers")
-    reviewers: tuple[str, ...] = ()
-    if reviewers_raw is not None:
-        try:
-            parsed = json.loads(reviewers_raw)
-        except json.JSONDecodeError:
-            parsed = None
-        if not isinstance(parsed, list) or not all(isinstance(item, str) for item in parsed):
-            raise ConfigError("forge:githubReviewers", f"expected a list of strings, got {reviewers_raw!r}")
-        owner = settings.github_repository.split("/", 1)[0]
-        for item in parsed:
-            if not REVIEWER_PATTERN.fullmatch(item):
-                raise ConfigError(
-                    "forge:githubReviewers", f"{item!r} is neither 'org/team-slug' nor a GitHub login"
-                )
-            if "/" in item and item.split("/", 1)[0].lower() != owner.lower():
-                raise ConfigError(
-                    "forge:githubReviewers",
-                    f"team {item!r} is not in {owner!r}, the organization that owns the repository",
-                )
-        reviewers = tuple(parsed)
-    visibility = get("githubVisibility") or "private"
-    if visibility not in VISIBILITIES:
-        raise ConfigError(
-            "forge:githubVisibility", f"expected one of {', '.join(VISIBILITIES)}, got {visibility!r}"
-        )
-    plan = get("githubPlan") or "team"
-    if plan not in PLANS:
-        raise ConfigError("forge:githubPlan", f"expected one of {', '.join(PLANS)}, got {plan!r}")
-    guard = capabilities(visibility, plan).prod_guard
-    if settings.profile.strict and guard == "none" and (get("acceptUnguardedProd") or "").lower() != "true":
-        raise ConfigError(
-            "forge:githubPlan",
-            f"a {visibility} repository on GitHub {plan} has neither environments nor rulesets, so nothing "
-            f"on GitHub can make a second person approve {settings.environment!r}: make the repository "
-            "public, move to Pro/Team/Enterprise, or set forge:acceptUnguardedProd: true",
-        )
-    if settings.profile.strict and guard != "none" and not reviewers:
-        raise ConfigError(
-            "forge:githubReviewers",
-            f"environment {settings.environment!r} has a strict profile and needs at least one "
-            "reviewer ('org/team-slug' or a login)",
-        )
-    ids_raw = get("githubReviewerIds")
-    reviewer_ids: dict[str, int] = {}
-    if ids_raw is not None:
-        try:
-            parsed_ids = json.loads(ids_raw)
-        except json.JSONDecodeError:
-            parsed_ids = None
-        if not isinstance(parsed_ids, dict) or not all(
-            isinstance(v, int) and not isinstance(v, bool) for v in parsed_ids.values()
-        ):
-            raise ConfigError("forge:githubReviewerIds", f"expected a map of reviewer to ID, got {ids_raw!r}")
-        reviewer_ids = {str(k): int(v) for k, v in parsed_ids.items()}
     branch = get("githubDefaultBranch") or "main"
     if not BRANCH_PATTERN.fullmatch(branch):
         raise ConfigError("forge:githubDefaultBranch", f"not a branch name: {branch!r}")
-    backend = get("stateBackend") or "azblob"
-    if backend not in BACKENDS:
-        raise ConfigError("forge:stateBackend", f"expected one of {', '.join(BACKENDS)}, got {backend!r}")
-    host = (get("githubRepositoryHost") or "false").lower()
-    if host not in ("true", "false"):
-        raise ConfigError("forge:githubRepositoryHost", f"expected true or false, got {host!r}")
-    return GithubSettings(
+    chosen = GithubSettings(
         repository=settings.github_repository,
         default_branch=branch,
-        reviewers=reviewers,
-        reviewer_ids=reviewer_ids,
-        repository_host=host == "true",
-        state_backend=backend,
+        reviewers=_reviewers(get("githubReviewers"), settings.github_repository.split("/", 1)[0]),
+        reviewer_ids=_reviewer_ids(get("githubReviewerIds")),
+        repository_host=_choice(
+            "forge:githubRepositoryHost",
+            (get("githubRepositoryHost") or "").lower(),
+            ("true", "false"),
+            "false",
+        )
+        == "true",
+        state_backend=_choice("forge:stateBackend", get("stateBackend"), BACKENDS, "azblob"),
         template_update_app_client_id=get("templateUpdateAppClientId"),
-        visibility=visibility,
-        plan=plan,
+        visibility=_choice("forge:githubVisibility", get("githubVisibility"), VISIBILITIES, "private"),
+        plan=_choice("forge:githubPlan", get("githubPlan"), PLANS, "team"),
     )
+    _check_prod_guard(settings, chosen, (get("acceptUnguardedProd") or "").lower() == "true")
+    return chosen
 
 
 def endpoint_name(settings: EnvironmentSettings) -> str:

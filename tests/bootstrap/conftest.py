@@ -3,26 +3,20 @@ the Resource Manager endpoint; one rendered project shared by the tests of a ses
 
 from __future__ import annotations
 
-import json
 import sys
-import warnings
 from pathlib import Path
 
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
-from standins import FakeArm, FakeGitHub, FakePulumiCloud, install_fake_az, self_signed_certificate
-
-REPO = Path(__file__).resolve().parents[2]
-
-
-def render(dest: Path, data: dict) -> Path:
-    import copier
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        copier.run_copy(str(REPO), dest, data=data, defaults=True, vcs_ref="HEAD", quiet=True)
-    return dest
+from bootstrap_standins import (
+    FakeArm,
+    FakeGitHub,
+    FakePulumiCloud,
+    install_fake_az,
+    render,
+    self_signed_certificate,
+)
 
 
 @pytest.fixture(scope="session")
@@ -71,11 +65,6 @@ def az(tmp_path, monkeypatch) -> Path:
     monkeypatch.setenv("FAKE_AZ_STATE", str(state))
     monkeypatch.setenv("AZURE_CONFIG_DIR", str(tmp_path / "azure-config"))
     return state
-
-
-def set_az(state: Path, **changes) -> None:
-    data = json.loads(state.read_text())
-    state.write_text(json.dumps({**data, **changes}))
 
 
 @pytest.fixture

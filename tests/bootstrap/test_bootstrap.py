@@ -5,8 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from conftest import set_az
-from standins import CALLER_OID, READER, SUBSCRIPTION
+from bootstrap_standins import CALLER_OID, READER, SUBSCRIPTION, set_az
 
 from generator.cli import main
 from stacks.naming import Names

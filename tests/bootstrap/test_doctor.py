@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from conftest import set_az
-from standins import READER
+from bootstrap_standins import READER, set_az
 
 from generator.cli import main
 

@@ -15,7 +15,7 @@ import urllib.error
 import urllib.request
 
 import pytest
-from conftest import render
+from bootstrap_standins import render
 
 from stacks.github_plans import capabilities
 from stacks.testing import ProgramError, plan_programs
@@ -176,7 +176,7 @@ def test_copier_derives_the_same_guard_as_the_stacks():
     """copier.yml's hidden `prod_guard` (README wording) and stacks.github_plans must agree."""
     import jinja2
     import yaml
-    from conftest import REPO
+    from bootstrap_standins import REPO
 
     expression = yaml.safe_load((REPO / "copier.yml").read_text())["prod_guard"]["default"]
     template = jinja2.Environment().from_string(expression)

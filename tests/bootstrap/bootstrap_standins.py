@@ -19,6 +19,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
+REPO = Path(__file__).resolve().parents[2]
 SUBSCRIPTION = "33333333-3333-3333-3333-333333333333"
 TENANT = "44444444-4444-4444-4444-444444444444"
 CALLER_OID = "55555555-5555-5555-5555-555555555555"
@@ -449,3 +450,21 @@ def install_fake_az(bin_dir: Path) -> Path:
         json.dumps({"logged_in": True, "subscription": SUBSCRIPTION, "tenant": TENANT, "oid": CALLER_OID})
     )
     return state
+
+
+def set_az(state: Path, **changes) -> None:
+    """Change the az stand-in's state (e.g. `logged_in=False`)."""
+    data = json.loads(state.read_text())
+    state.write_text(json.dumps({**data, **changes}))
+
+
+def render(dest: Path, data: dict) -> Path:
+    """This checkout's template (working tree included) rendered with `data` and defaults."""
+    import warnings
+
+    import copier
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        copier.run_copy(str(REPO), dest, data=data, defaults=True, vcs_ref="HEAD", quiet=True)
+    return dest
