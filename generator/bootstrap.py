@@ -133,14 +133,14 @@ def record_reviewer_ids(facts: ProjectFacts, ids: dict[str, int]) -> list[Path]:
     import yaml
 
     from generator.project_facts import find_program
-    from stacks.testing.program import stack_files
+    from stacks.offline import stack_files
 
     changed = []
     for path in stack_files(find_program(facts.root)).values():
         text = path.read_text()
         config = (yaml.safe_load(text) or {}).get("config") or {}
         names = config.get("forge:githubReviewers") or []
-        wanted = {name: ids[name] for name in names if name in ids}
+        wanted = [f"{name}={ids[name]}" for name in names if name in ids]
         if (
             not wanted
             or config.get("forge:githubReviewerIds") == wanted
@@ -157,7 +157,7 @@ def record_reviewer_ids(facts: ProjectFacts, ids: dict[str, int]) -> list[Path]:
             skipping = False
             lines.append(line)
         lines.append("  forge:githubReviewerIds:")
-        lines += [f"    {name}: {number}" for name, number in wanted.items()]
+        lines += [f"    - {item}" for item in wanted]
         path.write_text("\n".join(lines) + "\n")
         changed.append(path)
     return changed

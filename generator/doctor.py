@@ -104,7 +104,7 @@ def diagnose(facts: ProjectFacts, settings: DoctorSettings) -> Iterator[Finding]
 
 def _plan(facts: ProjectFacts):
     """Plan every stack offline: a config error blocks, and the plan says what Azure must offer."""
-    from stacks.testing import ProgramError, plan_programs
+    from stacks.offline import ProgramError, plan_programs
 
     try:
         plans = plan_programs(find_program(facts.root), list(facts.environments))

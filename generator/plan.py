@@ -6,8 +6,12 @@ import argparse
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from generator.errors import UserError
+
+if TYPE_CHECKING:  # the SDK-heavy stacks package is imported only when a plan runs
+    from stacks.offline import ProgramError
 
 FORMATS = ("table", "json", "mermaid")
 
@@ -52,7 +56,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 
 def settings_from_args(args: argparse.Namespace) -> PlanSettings:
-    from stacks.testing import stack_files
+    from stacks.offline import stack_files
 
     if args.program_dir is None:
         program_dir = Path("infra") if Path("infra").is_dir() else Path(".")
@@ -77,18 +81,45 @@ def settings_from_args(args: argparse.Namespace) -> PlanSettings:
     return PlanSettings(program_dir, environments, args.output_format, args.check, args.jobs)
 
 
+def stack_profiles(program_dir: Path, environments: tuple[str, ...]) -> dict[str, str | None]:
+    """Environment → the profile its stack file names with `forge:profile`, if any."""
+    from stacks.offline import read_project, read_stack_file
+
+    project, _ = read_project(program_dir)
+    return {
+        env: read_stack_file(project, program_dir / f"Pulumi.{env}.yaml").values.get("forge:profile")
+        for env in environments
+    }
+
+
+def config_report(errors: list[ProgramError]) -> str:
+    """One line for one error; a count and one indented line per error for several."""
+    if len(errors) == 1:
+        return str(errors[0])
+    return f"{len(errors)} configuration errors:\n" + "\n".join(f"  {error}" for error in errors)
+
+
 def run(args: argparse.Namespace) -> int:
     settings = settings_from_args(args)
     from generator import plan_render
-    from stacks.testing import ProgramError, plan_programs
+    from stacks.offline import ProgramError, check_stacks, plan_programs
 
     try:
+        # Every mistake of every stack file in one run, with file and line, before anything is planned.
+        config_errors = check_stacks(settings.program_dir, list(settings.environments))
+        if config_errors:
+            raise UserError(config_report(config_errors))
         plans = plan_programs(settings.program_dir, list(settings.environments), settings.jobs)
+        profiles = stack_profiles(settings.program_dir, settings.environments)
     except ProgramError as exc:
         raise UserError(str(exc)) from None
-    from stacks.policies import evaluate
+    from stacks.policies import evaluate, is_strict
 
-    violations = {plan.environment: evaluate(plan) for plan in plans}
+    # Strict or relaxed as the stack's profile says: `forge:profile: prod` makes a `live` stack strict.
+    violations = {
+        plan.environment: evaluate(plan, is_strict(plan.environment, profiles.get(plan.environment)))
+        for plan in plans
+    }
 
     if settings.output_format == "json":
         sys.stdout.write(plan_render.as_json(plans[0].project, plans, violations) + "\n")

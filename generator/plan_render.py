@@ -7,8 +7,8 @@ import re
 from typing import Any
 
 from stacks import roles
+from stacks.offline import Plan
 from stacks.policies import Violation
-from stacks.testing import Plan
 
 # The settings worth a glance, per resource type: (label, path into the inputs).
 KEY_SETTINGS: dict[str, tuple[tuple[str, str], ...]] = {

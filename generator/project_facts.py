@@ -78,7 +78,7 @@ def _load(path: Path) -> dict:
 
 def read_project(root: Path) -> ProjectFacts:
     """Read the stack files of the project at `root`; errors name the file and key."""
-    from stacks.testing.program import stack_files
+    from stacks.offline import stack_files
 
     program = find_program(root)
     files = stack_files(program)

@@ -1,40 +1,60 @@
 """Stack configuration → a frozen `EnvironmentSettings` the components take as plain values.
 
-Only the thin Pulumi program calls `settings_from_config`; components never read config. Keys
-live in the `forge` namespace of `Pulumi.<env>.yaml` (see docs/contracts.md). Every value is
-type-checked here so a mistake surfaces as one `ConfigError` naming the key.
+Only the thin Pulumi program calls `settings_from_config`; components never read config. The
+keys, their types and limits are declared once in `stacks.settings_schema`. Every key of the
+stack is checked before anything is created: a value of the wrong type, a key the schema does
+not know in the `forge` namespace (with a suggestion), a region where Azure ML is not offered.
+All problems are raised together as one `ConfigError` naming each key.
 """
 
 from __future__ import annotations
 
-import json
-import re
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from stacks import naming
-from stacks.profiles import FIELD_TYPES, Profile, get_profile
-
-REGISTRY_ID_PATTERN = re.compile(
-    r"^/subscriptions/[0-9a-fA-F-]{36}/resourceGroups/[^/]+/providers/"
-    r"Microsoft\.MachineLearningServices/registries/[^/]+$"
+from stacks.profiles import Profile, get_profile
+from stacks.settings_schema import (
+    BY_KEY,
+    LOCATION_KEY,
+    NAMESPACE,
+    SETTINGS,
+    Problem,
+    check_values,
+    unknown_keys,
 )
-EMAIL_PATTERN = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
-GITHUB_REPOSITORY_PATTERN = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9-]*)/[A-Za-z0-9._-]+$")
-NAMESPACE = "forge"
+
+__all__ = [
+    "NAMESPACE",
+    "ConfigError",
+    "ConfigSource",
+    "EnvironmentSettings",
+    "check_config",
+    "settings_from_config",
+    "settings_from_values",
+]
 
 
 class ConfigError(ValueError):
-    """A configuration value that is missing or of the wrong type; `key` is the full config key."""
+    """Configuration that cannot be used; `key` is the (first) full config key, `problems` all of them."""
 
-    def __init__(self, key: str, message: str) -> None:
-        super().__init__(f"{key}: {message}")
+    def __init__(self, key: str, message: str, problems: Iterable[Problem] = ()) -> None:
+        self.problems = list(problems) or [Problem(key, message)]
+        text = f"{key}: {message}"
+        if len(self.problems) > 1:
+            text = f"{len(self.problems)} configuration errors: " + "; ".join(map(str, self.problems))
+        super().__init__(text)
         self.key = key
         self.reason = message
 
+    @classmethod
+    def of(cls, problems: list[Problem]) -> ConfigError:
+        return cls(problems[0].key, problems[0].message, problems)
+
 
 class ConfigSource(Protocol):
-    """What `pulumi.Config` offers; tests may pass any object with `get`."""
+    """What `pulumi.Config` offers; tests may pass any object with `get` (a dict is fine)."""
 
     def get(self, key: str) -> str | None: ...
 
@@ -49,6 +69,7 @@ class EnvironmentSettings:
     profile: Profile
     alert_emails: tuple[str, ...]
     alert_webhook: str | None = None
+    alert_push_emails: tuple[str, ...] = ()
     monthly_budget_usd: float
     gpu: bool = False
     gpu_vm_size: str = "Standard_NC4as_T4_v3"
@@ -75,137 +96,141 @@ class EnvironmentSettings:
         }
 
 
-def _camel(snake: str) -> str:
-    head, *rest = snake.split("_")
-    return head + "".join(part.title() for part in rest)
+def _key(name: str) -> str:
+    return f"{NAMESPACE}:{name}"
 
 
-def _parse(key: str, raw: str, kind: type) -> Any:
-    """Parse one raw config string (Pulumi passes YAML scalars as strings, lists as JSON)."""
-    text = raw.strip()
-    if kind is bool:
-        if text.lower() in ("true", "false"):
-            return text.lower() == "true"
-        raise ConfigError(key, f"expected true or false, got {raw!r}")
-    if kind is int:
+def _cross_checks(parsed: dict[str, Any], environment: str) -> tuple[Profile | None, list[Problem]]:
+    """Rules between keys, and the rules `stacks.naming` and the profiles own."""
+    problems: list[Problem] = []
+    try:
+        naming.check_environment(environment)
+    except naming.NamingError as exc:
+        problems.append(Problem("stack name", str(exc)))
+    project = parsed.get(_key("project"))
+    if isinstance(project, str):
         try:
-            return int(text)
-        except ValueError:
-            raise ConfigError(key, f"expected a whole number, got {raw!r}") from None
-    if kind is float:
-        try:
-            return float(text)
-        except ValueError:
-            raise ConfigError(key, f"expected a number, got {raw!r}") from None
-    if kind is list:
-        try:
-            value = json.loads(text)
-        except json.JSONDecodeError:
-            value = None
-        if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
-            raise ConfigError(key, f"expected a list of strings, got {raw!r}")
-        return value
-    if text.startswith(("{", "[")):
-        raise ConfigError(key, f"expected a single text value, got {raw!r}")
-    return raw
+            naming.check_project(project)
+        except naming.NamingError as exc:
+            problems.append(Problem(_key("project"), str(exc)))
+    if parsed.get(_key("registry")) == "existing" and not parsed.get(_key("registryId")):
+        problems.append(
+            Problem(
+                _key("registryId"),
+                "registry 'existing' needs the registry's resource ID: /subscriptions/<id>/resourceGroups/"
+                "<group>/providers/Microsoft.MachineLearningServices/registries/<name>",
+            )
+        )
+    profile = None
+    profile_name = parsed.get(_key("profile"), environment)
+    try:
+        profile = get_profile(profile_name)
+    except KeyError as exc:
+        problems.append(Problem(_key("profile"), f"{exc.args[0]}; set forge:profile for this environment"))
+    for setting in SETTINGS:
+        needed = setting.required == "always" or (setting.required == "strict" and profile and profile.strict)
+        if needed and setting.full_key not in parsed and all(p.key != setting.full_key for p in problems):
+            problems.append(Problem(setting.full_key, "is required but not set"))
+    return profile, problems
 
 
-class _Reader:
-    def __init__(self, config: ConfigSource) -> None:
-        self._config = config
+def check_config(
+    values: Mapping[str, str],
+    environment: str,
+    *,
+    project_namespace: str | None = None,
+    secret_keys: Iterable[str] = (),
+) -> tuple[dict[str, Any], Profile | None, list[Problem]]:
+    """Check a stack's whole configuration (full key → raw string): parsed values, profile, problems.
 
-    def get(self, name: str, kind: type = str, default: Any = None, *, required: bool = False) -> Any:
-        raw = self._config.get(name)
-        key = f"{NAMESPACE}:{name}"
-        if raw is None or raw == "":
-            if required:
-                raise ConfigError(key, "is required but not set")
-            return default
-        return _parse(key, str(raw), kind)
+    `project_namespace` is the Pulumi project's name (bare keys in a stack file live there).
+    """
+    secret_keys = set(secret_keys)
+    problems = unknown_keys(values, project_namespace)
+    parsed, value_problems = check_values(values, secret_keys)
+    problems += value_problems
+    webhook = _key("alertWebhook")
+    if webhook in values and values[webhook] and webhook not in secret_keys:
+        problems.append(
+            Problem(webhook, f"must be a secret: run `pulumi config set --secret {webhook} <url>`")
+        )
+    profile, cross = _cross_checks(parsed, environment)
+    problems += [p for p in cross if not any(p.key == q.key for q in problems)]
+    return parsed, profile, problems
+
+
+def settings_from_values(
+    values: Mapping[str, str],
+    environment: str,
+    *,
+    project_namespace: str | None = None,
+    secret_keys: Iterable[str] = (),
+) -> EnvironmentSettings:
+    """Settings from a stack's whole configuration; every problem at once as one `ConfigError`."""
+    parsed, profile, problems = check_config(
+        values, environment, project_namespace=project_namespace, secret_keys=secret_keys
+    )
+    if problems:
+        raise ConfigError.of(problems)
+    assert profile is not None
+
+    def get(name: str) -> Any:
+        key = name if ":" in name else _key(name)
+        default = BY_KEY[key].default
+        return parsed.get(key, tuple(default) if isinstance(default, tuple) else default)
+
+    overrides = {
+        s.profile_field: parsed[s.full_key] for s in SETTINGS if s.profile_field and s.full_key in parsed
+    }
+    return EnvironmentSettings(
+        project=get("project"),
+        environment=environment,
+        location=get(LOCATION_KEY),
+        github_repository=get("githubRepository"),
+        template_version=get("templateVersion"),
+        profile=profile.with_overrides(**overrides),
+        alert_emails=get("alertEmails"),
+        alert_webhook=get("alertWebhook"),
+        alert_push_emails=get("alertPushEmails"),
+        monthly_budget_usd=get("monthlyBudgetUsd"),
+        gpu=get("gpu"),
+        gpu_vm_size=get("gpuVmSize"),
+        registry_mode=get("registry"),
+        registry_id=get("registryId"),
+        registry_host=get("registryHost"),
+        budget_start_date=get("budgetStartDate"),
+    )
+
+
+def _runtime_config() -> tuple[dict[str, str], set[str], str]:
+    """Every key of the running stack (what the Pulumi CLI passed), its secret keys, the project."""
+    import pulumi
+    from pulumi.runtime import config as runtime
+
+    values = {**runtime.get_config_env(), **runtime.CONFIG.get()}
+    secrets = set(runtime.get_config_secret_keys_env()) | set(runtime._SECRET_KEYS.get())
+    return {k: v for k, v in values.items() if isinstance(v, str)}, secrets, pulumi.get_project()
 
 
 def settings_from_config(
     config: ConfigSource, environment: str, location: str | None = None
 ) -> EnvironmentSettings:
-    """Read and check the `forge:` keys of one stack.
+    """Read and check every key of one stack.
 
-    `config` is `pulumi.Config("forge")`; `location` defaults to `azure-native:location`.
+    `config` is `pulumi.Config("forge")`: then the whole stack configuration the Pulumi CLI passed
+    to the program is checked, so an unknown key stops `pulumi preview`/`up` before anything is
+    created. Any other object with `get` (tests) supplies the `forge` keys it holds; `location`
+    defaults to `azure-native:location`.
     """
-    read = _Reader(config)
-    key = f"{NAMESPACE}:"
+    import pulumi
 
-    try:
-        naming.check_environment(environment)
-    except naming.NamingError as exc:
-        raise ConfigError("stack name", str(exc)) from None
-    project = read.get("project", required=True)
-    try:
-        naming.check_project(project)
-    except naming.NamingError as exc:
-        raise ConfigError(key + "project", str(exc)) from None
-
-    if location is None:
-        import pulumi  # only the program path needs the SDK's view of provider config
-
-        location = pulumi.Config("azure-native").get("location")
-    if not location:
-        raise ConfigError("azure-native:location", "is required but not set")
-
-    repository = read.get("githubRepository", required=True)
-    if not GITHUB_REPOSITORY_PATTERN.fullmatch(repository):
-        raise ConfigError(key + "githubRepository", f"expected 'org/repo', got {repository!r}")
-
-    emails = tuple(read.get("alertEmails", list, default=[]))
-    for email in emails:
-        if not EMAIL_PATTERN.fullmatch(email):
-            raise ConfigError(key + "alertEmails", f"{email!r} is not an e-mail address")
-    webhook = read.get("alertWebhook")
-    if webhook is not None and not webhook.startswith("https://"):
-        raise ConfigError(key + "alertWebhook", "must be an https:// URL")
-
-    budget = read.get("monthlyBudgetUsd", float, default=100.0)
-    if budget <= 0:
-        raise ConfigError(key + "monthlyBudgetUsd", f"must be positive, got {budget}")
-
-    registry_mode = read.get("registry", default="create")
-    if registry_mode not in ("create", "existing"):
-        raise ConfigError(key + "registry", f"expected 'create' or 'existing', got {registry_mode!r}")
-    registry_id = read.get("registryId")
-    if registry_mode == "existing" and (not registry_id or not REGISTRY_ID_PATTERN.fullmatch(registry_id)):
-        raise ConfigError(
-            key + "registryId",
-            "registry 'existing' needs the registry's resource ID: /subscriptions/<id>/resourceGroups/"
-            f"<group>/providers/Microsoft.MachineLearningServices/registries/<name>, got {registry_id!r}",
-        )
-
-    profile_name = read.get("profile", default=environment)
-    try:
-        profile = get_profile(profile_name)
-    except KeyError as exc:
-        raise ConfigError(key + "profile", f"{exc.args[0]}; set forge:profile for this environment") from None
-    overrides = {}
-    for name, kind in FIELD_TYPES.items():
-        if name in ("name", "strict"):
-            continue
-        value = read.get(_camel(name), kind)
-        if value is not None:
-            overrides[name] = value
-    profile = profile.with_overrides(**overrides)
-
-    return EnvironmentSettings(
-        project=project,
-        environment=environment,
-        location=location,
-        github_repository=repository,
-        template_version=read.get("templateVersion", default="unversioned"),
-        profile=profile,
-        alert_emails=emails,
-        alert_webhook=webhook,
-        monthly_budget_usd=budget,
-        gpu=read.get("gpu", bool, default=False),
-        gpu_vm_size=read.get("gpuVmSize", default="Standard_NC4as_T4_v3"),
-        registry_mode=registry_mode,
-        registry_id=registry_id,
-        registry_host=read.get("registryHost", bool, default=False),
-        budget_start_date=read.get("budgetStartDate"),
-    )
+    if isinstance(config, pulumi.Config):
+        values, secrets, project = _runtime_config()
+    else:
+        names = list(config) if isinstance(config, Mapping) else [s.key for s in SETTINGS if ":" not in s.key]
+        values = {_key(name): config.get(name) for name in names}
+        values = {k: v for k, v in values.items() if v is not None}
+        secrets, project = set(), None
+    if location is not None:
+        values[LOCATION_KEY] = location
+    return settings_from_values(values, environment, project_namespace=project, secret_keys=secrets)

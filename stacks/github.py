@@ -130,11 +130,15 @@ def _reviewers(raw: str | None, owner: str) -> tuple[str, ...]:
 
 
 def _reviewer_ids(raw: str | None) -> dict[str, int]:
+    """`["org/team=123", "login=456"]` → {reviewer: ID}."""
     key = "forge:githubReviewerIds"
-    parsed = _json(key, raw, dict, "a map of reviewer to ID") or {}
-    if not all(isinstance(v, int) and not isinstance(v, bool) for v in parsed.values()):
-        raise ConfigError(key, f"expected a map of reviewer to ID, got {raw!r}")
-    return {str(k): int(v) for k, v in parsed.items()}
+    ids = {}
+    for item in _json(key, raw, list, "a list of 'reviewer=ID'") or []:
+        reviewer, _, number = str(item).rpartition("=")
+        if not reviewer or not number.isdigit():
+            raise ConfigError(key, f"expected 'reviewer=ID', got {item!r}")
+        ids[reviewer] = int(number)
+    return ids
 
 
 def _check_prod_guard(settings: EnvironmentSettings, chosen: GithubSettings, accept_unguarded: bool) -> None:

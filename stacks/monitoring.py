@@ -91,6 +91,37 @@ def first_of_month(today: dt.date | None = None) -> str:
     return f"{today:%Y-%m}-01T00:00:00Z"
 
 
+def action_group_receivers(s: EnvironmentSettings) -> dict[str, list]:
+    """Who an alert reaches: e-mails, the optional webhook and Azure mobile app accounts.
+
+    E-mail and webhook receivers use the common alert schema (one payload shape for every alert). The
+    webhook URL usually carries a token (a Teams workflow's or Slack's incoming-webhook URL), so
+    it stays a secret in the state too. The `action-group-has-receiver` policy rule fails an
+    environment whose lists are all empty.
+    """
+    receivers: dict[str, list] = {
+        "email_receivers": [
+            monitor.MicrosoftCommonEmailReceiverArgs(
+                name=f"email-{i}", email_address=email, use_common_alert_schema=True
+            )
+            for i, email in enumerate(s.alert_emails, start=1)
+        ],
+        "azure_app_push_receivers": [
+            monitor.MicrosoftCommonAzureAppPushReceiverArgs(name=f"push-{i}", email_address=email)
+            for i, email in enumerate(s.alert_push_emails, start=1)
+        ],
+    }
+    if s.alert_webhook:
+        receivers["webhook_receivers"] = [
+            monitor.WebhookReceiverArgs(
+                name="webhook",
+                service_uri=pulumi.Output.secret(s.alert_webhook),
+                use_common_alert_schema=True,
+            )
+        ]
+    return receivers
+
+
 @dataclass(frozen=True, kw_only=True)
 class MonitoringArgs:
     settings: EnvironmentSettings
@@ -113,21 +144,9 @@ class Monitoring(pulumi.ComponentResource):
             enabled=True,
             location="global",
             resource_group_name=args.resource_group_name,
-            email_receivers=[
-                monitor.MicrosoftCommonEmailReceiverArgs(
-                    name=f"email-{i}", email_address=email, use_common_alert_schema=True
-                )
-                for i, email in enumerate(s.alert_emails, start=1)
-            ],
-            webhook_receivers=[
-                monitor.WebhookReceiverArgs(
-                    name="webhook", service_uri=s.alert_webhook, use_common_alert_schema=True
-                )
-            ]
-            if s.alert_webhook
-            else None,
             tags=s.tags,
             opts=child,
+            **action_group_receivers(s),
         )
         actions = [monitor.MetricAlertActionArgs(action_group_id=self.action_group.id)]
 

@@ -80,7 +80,7 @@ def _options(parent: str | None) -> PolicyResourceOptions:
 
 
 def evaluate(plan, strict: bool | None = None) -> list[Violation]:
-    """Run every policy over every resource of a `stacks.testing.Plan`."""
+    """Run every policy over every resource of a `stacks.offline.Plan`."""
     if strict is None:
         strict = is_strict(plan.environment)
     violations: list[Violation] = []

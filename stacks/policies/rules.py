@@ -160,6 +160,32 @@ def _log_retention(_: str, props: Props) -> Iterator[str]:
         yield f"retentionInDays must be at least 90, found {days!r}"
 
 
+# Every receiver list of an action group (ARM property names), any of which reaches someone.
+RECEIVER_LISTS = (
+    "emailReceivers",
+    "smsReceivers",
+    "webhookReceivers",
+    "azureAppPushReceivers",
+    "voiceReceivers",
+    "logicAppReceivers",
+    "azureFunctionReceivers",
+    "armRoleReceivers",
+    "automationRunbookReceivers",
+    "itsmReceivers",
+    "eventHubReceivers",
+)
+
+
+def _action_group_receiver(_: str, props: Props) -> Iterator[str]:
+    if _get(props, "enabled") is False:
+        yield "the action group is disabled: its alerts notify no one"
+    if not any(_get(props, key) for key in RECEIVER_LISTS):
+        yield (
+            "the action group has no receiver: alerts fire into nothing; set forge:alertEmails "
+            "(or forge:alertWebhook, forge:alertPushEmails)"
+        )
+
+
 STORAGE = "azure-native:storage:StorageAccount"
 VAULT = "azure-native:keyvault:Vault"
 ACR = "azure-native:containerregistry:Registry"
@@ -167,6 +193,7 @@ WORKSPACE = "azure-native:machinelearningservices:Workspace"
 COMPUTE = "azure-native:machinelearningservices:Compute"
 FEDERATION = "azure-native:managedidentity:FederatedIdentityCredential"
 LOGS = "azure-native:operationalinsights:Workspace"
+ACTION_GROUP = "azure-native:monitor:ActionGroup"
 
 RULES: tuple[Rule, ...] = (
     Rule(
@@ -255,6 +282,13 @@ RULES: tuple[Rule, ...] = (
         "mandatory",
         (),
         _tags,
+    ),
+    Rule(
+        "action-group-has-receiver",
+        "Action groups reach someone: at least one receiver (e-mail, webhook, app push, ...).",
+        "strict",
+        (ACTION_GROUP,),
+        _action_group_receiver,
     ),
     Rule(
         "log-retention-90-days",

@@ -1,10 +1,15 @@
-"""Offline testing support: Azure-shaped Pulumi mocks and a runner that plans a program per stack."""
+"""Testing support for generated projects: the offline plan engine under its old name.
 
-from stacks.testing.mocks import AzureMocks, RecordingMonitor
-from stacks.testing.program import (
+The engine lives in `stacks.offline` (it runs `mlops-forge plan` too); generated projects'
+tests import `from stacks.testing import plan_program`, so this module keeps re-exporting it.
+"""
+
+from stacks.offline import (
+    AzureMocks,
     Plan,
     PlannedResource,
     ProgramError,
+    RecordingMonitor,
     plan_program,
     plan_programs,
     stack_files,

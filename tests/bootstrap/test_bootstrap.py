@@ -231,7 +231,7 @@ def test_records_reviewer_ids_so_ci_needs_no_lookups(project, tmp_path, arm, git
     code, _, err = bootstrap(enterprise, capsys)
     stack = enterprise / "infra" / "Pulumi.prod.yaml"
     assert code == 0 and f"recorded reviewer IDs in {stack}" in err
-    assert stack.read_text().endswith("  forge:githubReviewerIds:\n    my-org/ml-approvers: 2000\n")
+    assert stack.read_text().endswith("  forge:githubReviewerIds:\n    - my-org/ml-approvers=2000\n")
     before = stack.read_text()
     code, _, err = bootstrap(enterprise, capsys)
     assert code == 0 and "recorded reviewer IDs" not in err and stack.read_text() == before

@@ -16,8 +16,8 @@ import pytest
 import yaml
 
 from stacks import github as gh
+from stacks.offline import mocks, plan_programs
 from stacks.state import state_storage
-from stacks.testing import mocks, plan_programs
 
 REPO = Path(__file__).resolve().parents[2]
 APP_CLIENT_ID = "Iv23liTemplateUpdate"
@@ -380,7 +380,7 @@ def test_settings_errors_name_the_key():
         ({"githubReviewers": '["octocat"]', "stateBackend": "s3"}, "forge:stateBackend"),
         ({"githubReviewers": '["octocat"]', "githubRepositoryHost": "yes"}, "forge:githubRepositoryHost"),
         (
-            {"githubReviewers": '["octocat"]', "githubReviewerIds": '{"octocat": "one"}'},
+            {"githubReviewers": '["octocat"]', "githubReviewerIds": '["octocat=one"]'},
             "forge:githubReviewerIds",
         ),
         ({"githubReviewers": '["octocat"]', "githubPlan": "gold"}, "forge:githubPlan"),

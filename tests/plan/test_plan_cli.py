@@ -98,11 +98,15 @@ def test_dev_relaxations_do_not_fail_the_check(capsys, program) -> None:
                 "  azure-native:location: westeurope\n"
                 "  forge:gpu: sometimes\n"
             ),
-            "Pulumi.dev.yaml: forge:gpu: expected true or false",
+            "Pulumi.dev.yaml:5: forge:gpu: expected true or false",
         ),
         (
-            lambda p: (p / "Pulumi.dev.yaml").write_text("config:\n  forge:project: Churn_Model\n"),
-            "Pulumi.dev.yaml: forge:project",
+            lambda p: (p / "Pulumi.dev.yaml").write_text(
+                "config:\n  forge:project: Churn_Model\n"
+                "  forge:githubRepository: a/b\n"
+                "  azure-native:location: westeurope\n"
+            ),
+            "Pulumi.dev.yaml:2: forge:project",
         ),
         (
             lambda p: (p / "__main__.py").write_text("raise RuntimeError('boom')\n"),

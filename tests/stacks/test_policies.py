@@ -65,6 +65,7 @@ VIOLATIONS = {
     ),
     "required-tags": ("azure-native:storage:StorageAccount", "tags", {"project": "x"}),
     "log-retention-90-days": ("azure-native:operationalinsights:Workspace", "retentionInDays", 30),
+    "action-group-has-receiver": ("azure-native:monitor:ActionGroup", "emailReceivers", []),
 }
 
 

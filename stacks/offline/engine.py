@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
-import json
 import multiprocessing
 import os
 import runpy
@@ -18,23 +17,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
+from stacks.offline.files import ProgramError, read_project, read_stack_file, stack_files
+from stacks.offline.mocks import AzureMocks, RecordingMonitor
 
-from stacks.testing.mocks import AzureMocks, RecordingMonitor
-
-
-class ProgramError(Exception):
-    """The program or its stack files cannot be used; `path` and `key` say where."""
-
-    def __init__(self, message: str, path: Path | None = None, key: str | None = None) -> None:
-        where = str(path) if path else ""
-        if key:
-            where = f"{where}: {key}" if where else key
-        super().__init__(f"{where}: {message}" if where else message)
-        self.path, self.key, self.reason = path, key, message
-
-    def __reduce__(self):  # keep the fields when a worker process sends it back
-        return (type(self), (self.reason, self.path, self.key))
+__all__ = [
+    "Plan",
+    "PlannedResource",
+    "ProgramError",
+    "plan_program",
+    "plan_programs",
+    "read_project",
+    "stack_files",
+]
 
 
 @dataclass(frozen=True)
@@ -65,83 +59,7 @@ class Plan:
         return matches[0]
 
 
-PROMOTION_ORDER = ("dev", "test", "prod")
-
-
-def stack_files(program_dir: Path) -> dict[str, Path]:
-    """Environment name → `Pulumi.<env>.yaml` for every stack file in `program_dir`.
-
-    Built-in environments come first in promotion order (dev, test, prod), then the others by name.
-    """
-    found = {}
-    for path in program_dir.glob("Pulumi.*.yaml"):
-        env = path.name[len("Pulumi.") : -len(".yaml")]
-        if env:
-            found[env] = path
-
-    def rank(env: str) -> tuple[int, str]:
-        return (PROMOTION_ORDER.index(env) if env in PROMOTION_ORDER else len(PROMOTION_ORDER), env)
-
-    return {env: found[env] for env in sorted(found, key=rank)}
-
-
-def _load_yaml(path: Path) -> dict[str, Any]:
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ProgramError("file not found", path) from None
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        raise ProgramError(f"not valid YAML{where}: {getattr(exc, 'problem', None) or exc}", path) from None
-    if data is None:
-        return {}
-    if not isinstance(data, dict):
-        raise ProgramError("expected a mapping at the top level", path)
-    return data
-
-
-def read_project(program_dir: Path) -> tuple[str, Path]:
-    """The project name and the program's entry file, from `Pulumi.yaml`."""
-    project_file = program_dir / "Pulumi.yaml"
-    data = _load_yaml(project_file)
-    name = data.get("name")
-    if not isinstance(name, str) or not name:
-        raise ProgramError("needs a 'name'", project_file, "name")
-    runtime = data.get("runtime")
-    runtime_name = runtime.get("name") if isinstance(runtime, dict) else runtime
-    if runtime_name != "python":
-        raise ProgramError(
-            f"runtime must be python to plan offline, got {runtime_name!r}", project_file, "runtime"
-        )
-    main = program_dir / str(data.get("main", "."))
-    entry = main / "__main__.py" if main.is_dir() else main
-    if not entry.is_file():
-        raise ProgramError("the program's entry file does not exist", entry)
-    return name, entry
-
-
-def _config_value(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, dict) and set(value) == {"secure"}:
-        return "[secret]"
-    if isinstance(value, (dict, list)):
-        return json.dumps(value)
-    return "" if value is None else str(value)
-
-
-def read_stack_config(project: str, stack_file: Path) -> dict[str, str]:
-    """`Pulumi.<env>.yaml`'s config as the flat `namespace:key → string` map the SDK expects."""
-    config = _load_yaml(stack_file).get("config") or {}
-    if not isinstance(config, dict):
-        raise ProgramError("'config' must be a mapping", stack_file, "config")
-    return {
-        (key if ":" in key else f"{project}:{key}"): _config_value(value) for key, value in config.items()
-    }
-
-
-def _run(entry: Path, project: str, environment: str, config: dict[str, str]) -> list:
+def _run(entry: Path, project: str, environment: str, config: dict[str, str], secret_keys: list[str]) -> list:
     import pulumi
     from pulumi.runtime.settings import SETTINGS
     from pulumi.runtime.stack import wait_for_rpcs
@@ -154,7 +72,7 @@ def _run(entry: Path, project: str, environment: str, config: dict[str, str]) ->
     # forever. Each run gets its own.
     SETTINGS.outputs = set()
     try:
-        pulumi.runtime.set_all_config(config)
+        pulumi.runtime.set_all_config(config, secret_keys)
         pulumi.runtime.set_mocks(
             monitor.mocks, project=project, stack=environment, preview=True, monitor=monitor
         )
@@ -187,15 +105,19 @@ def plan_program(program_dir: str | Path, environment: str) -> Plan:
     stack_file = program_dir / f"Pulumi.{environment}.yaml"
     if not stack_file.is_file():
         raise ProgramError(f"no stack file for environment {environment!r}", stack_file)
-    config = read_stack_config(project, stack_file)
+    stack = read_stack_file(project, stack_file)
     from stacks.config import ConfigError
     from stacks.naming import NamingError
 
     try:
         # A fresh context per run: the SDK keeps its settings in context variables.
-        registrations = contextvars.Context().run(_run, entry, project, environment, config)
+        registrations = contextvars.Context().run(
+            _run, entry, project, environment, stack.values, sorted(stack.secret_keys)
+        )
     except ConfigError as exc:
-        raise ProgramError(exc.reason, stack_file, exc.key) from exc
+        if len(exc.problems) > 1:
+            raise ProgramError(str(exc), stack_file) from exc
+        raise stack.error(exc.key, exc.reason) from exc
     except NamingError as exc:
         raise ProgramError(str(exc), stack_file) from exc
     except Exception as exc:
@@ -219,10 +141,20 @@ def plan_programs(program_dir: str | Path, environments: list[str], jobs: int | 
         return pool.starmap(plan_program, [(program_dir, env) for env in environments], chunksize=1)
 
 
+# The wire form of a secret value (pulumi.runtime.rpc's signature key and secret signature).
+SECRET_SIGNATURE = ("4dabf18193072939515e22adb298388d", "1b47061264138c4ac30d75fd1eb44270")
+
+
 def _tidy(value: Any) -> Any:
-    """Whole numbers arrive as floats (protobuf numbers are doubles); show them as integers."""
+    """Whole numbers arrive as floats (protobuf numbers are doubles); show them as integers.
+
+    A secret input arrives wrapped in its wire signature; the plan shows the value (offline it
+    is the `[secret]` placeholder of the stack file, never the cleartext).
+    """
     if isinstance(value, float) and value.is_integer():
         return int(value)
+    if isinstance(value, dict) and value.get(SECRET_SIGNATURE[0]) == SECRET_SIGNATURE[1]:
+        return _tidy(value.get("value"))
     if isinstance(value, dict):
         return {k: _tidy(v) for k, v in sorted(value.items())}
     if isinstance(value, list):
