@@ -3,13 +3,15 @@
 Every value a workflow reads with `vars.X` is created here from the stack's own outputs, so
 nobody copies client IDs or resource names between the Azure portal and GitHub. Per stack:
 
-- `<env>` (deploy jobs) and `<env>-preview` (pull-request previews), each with the variables of
-  `ENVIRONMENT_VARIABLES`; `<env>` accepts deployments from the default branch only, and in a
-  strict profile (prod) needs a required reviewer who is not the person who triggered it.
+- `<env>` (deploy jobs) and `<env>-preview` (pull-request previews), each with its rows of
+  `VARIABLES`; `<env>` accepts deployments from the default branch only and, in a strict profile
+  (prod), needs a required reviewer who did not start the run — where the repository's plan has
+  environments and reviewers (`stacks.github_plans`); without reviewers, a ruleset makes every
+  change to the default branch need a code owner's approval instead.
 - The stack marked `forge:githubRepositoryHost` (the first environment: the first `pulumi up`, and
   the one that hosts the registry with `registry: create`) also owns what exists once per
-  repository: `REPOSITORY_VARIABLES` and the `template-update` environment. One owner per resource
-  keeps two stacks from overwriting each other's values.
+  repository: the repository rows of `VARIABLES`, the `template-update` environment and the
+  ruleset. One owner per resource keeps two stacks from overwriting each other's values.
 
 The GitHub provider authenticates with `GITHUB_TOKEN` (a token with the repository's admin rights,
 e.g. `gh auth token` after `gh auth login`); see docs/bootstrap.md.
@@ -19,6 +21,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -37,22 +40,31 @@ TEMPLATE_UPDATE_ENVIRONMENT = "template-update"
 # (a test of every render checks that they match).
 REQUIRED_CHECKS = ("lint, test, validate data, plan",)
 
-# Variable → the stack output it is taken from. The test of every render reads the generated
-# workflows' `vars.X` and fails when one is in none of these tables.
-ENVIRONMENT_VARIABLES = {
-    "AZURE_CLIENT_ID": "ciClientId",  # previewClientId in `<env>-preview`
-    "AZURE_RESOURCE_GROUP": "resourceGroup",
-    "AZURE_ML_WORKSPACE": "workspace",
-    "AZURE_ML_ENDPOINT": "endpoint",
-}
-REPOSITORY_VARIABLES = {
-    "AZURE_TENANT_ID": "tenantId",
-    "AZURE_SUBSCRIPTION_ID": "subscriptionId",
-    "AZURE_ML_REGISTRY": "registry",
-    "PULUMI_BACKEND_URL": "stateBackendUrl",  # azblob state only
-}
-# Not a stack output: the GitHub App is created by a person (GitHub offers no API for it).
-TEMPLATE_UPDATE_VARIABLES = {"TEMPLATE_UPDATE_APP_CLIENT_ID": "forge:templateUpdateAppClientId"}
+
+@dataclass(frozen=True)
+class Variable:
+    """A GitHub Actions variable and the stack output its value is taken from."""
+
+    name: str
+    output: str
+    where: str  # "deploy" (`<env>`), "preview" (`<env>-preview`), "both", or "repository" (host stack)
+
+
+# The one table of variables the workflows read. The test of every render reads `vars.X` from
+# the generated workflows and fails, naming X, when a job reads one no row provides where it runs.
+VARIABLES: tuple[Variable, ...] = (
+    Variable("AZURE_CLIENT_ID", "ciClientId", "deploy"),
+    Variable("AZURE_CLIENT_ID", "previewClientId", "preview"),
+    Variable("AZURE_RESOURCE_GROUP", "resourceGroup", "both"),
+    Variable("AZURE_ML_WORKSPACE", "workspace", "both"),
+    Variable("AZURE_ML_ENDPOINT", "endpoint", "both"),
+    Variable("AZURE_TENANT_ID", "tenantId", "repository"),
+    Variable("AZURE_SUBSCRIPTION_ID", "subscriptionId", "repository"),
+    Variable("AZURE_ML_REGISTRY", "registry", "repository"),
+    Variable("PULUMI_BACKEND_URL", "stateBackendUrl", "repository"),  # azblob state only
+)
+# Not in the table: TEMPLATE_UPDATE_APP_CLIENT_ID (environment `template-update`) comes from
+# `forge:templateUpdateAppClientId`, as a person creates the GitHub App (GitHub has no API for it).
 
 
 def unset_variables(state_backend: str) -> frozenset[str]:
@@ -214,11 +226,8 @@ def registry_name(settings: EnvironmentSettings) -> str:
 class GithubArgs:
     settings: EnvironmentSettings
     github: GithubSettings
-    # Outputs of the environment (`MlEnvironment`) the variables are taken from.
-    deployer_client_id: pulumi.Input[str]
-    preview_client_id: pulumi.Input[str]
-    resource_group_name: pulumi.Input[str]
-    workspace_name: pulumi.Input[str]
+    # The stack's outputs (name → value) as the program exports them: `VARIABLES` takes from here.
+    outputs: Mapping[str, pulumi.Input[Any]]
 
 
 class GithubEnvironments(pulumi.ComponentResource):
@@ -246,21 +255,19 @@ class GithubEnvironments(pulumi.ComponentResource):
             self.outputs["stateBackendUrl"] = pulumi.Output.from_input(
                 state_storage(s.project, s.github_repository).backend_url
             )
-        shared = {
-            "resourceGroup": args.resource_group_name,
-            "workspace": args.workspace_name,
-            "endpoint": self.outputs["endpoint"],
-        }
+        self._values = self._sources(
+            args.outputs, omitted=set() if g.state_backend == "azblob" else {"stateBackendUrl"}
+        )
         caps = g.capabilities
         if caps.environments:
             reviewers = self._reviewers() if s.profile.strict and caps.reviewers else None
             deploy = self._environment(
                 s.environment, default_branch_only=caps.branch_policies, reviewers=reviewers
             )
-            self._variables(deploy, s.environment, {**shared, "ciClientId": args.deployer_client_id})
+            self._variables(deploy, s.environment, ("deploy", "both"))
             preview_name = preview_environment(s.environment)
             preview = self._environment(preview_name, default_branch_only=False, reviewers=None)
-            self._variables(preview, preview_name, {**shared, "ciClientId": args.preview_client_id})
+            self._variables(preview, preview_name, ("preview", "both"))
 
         if g.repository_host:
             self._repository_variables()
@@ -332,11 +339,21 @@ class GithubEnvironments(pulumi.ComponentResource):
             )
         return resource
 
+    def _sources(self, outputs: Mapping[str, pulumi.Input[Any]], omitted: set[str]) -> dict[str, Any]:
+        """Every output a `VARIABLES` row names, from the stack's outputs or this component's own."""
+        values = {**outputs, **self.outputs}
+        missing = sorted({v.output for v in VARIABLES} - set(values) - omitted)
+        if missing:
+            names = ", ".join(f"{v.name} ← {v.output}" for v in VARIABLES if v.output in missing)
+            raise ValueError(f"GithubEnvironments needs the stack outputs of {names}; pass them in `outputs`")
+        return values
+
     def _variables(
-        self, environment: github.RepositoryEnvironment, name: str, values: dict[str, pulumi.Input[str]]
+        self, environment: github.RepositoryEnvironment, name: str, where: tuple[str, ...]
     ) -> None:
-        for variable, output in ENVIRONMENT_VARIABLES.items():
-            self._variable(environment, name, variable, values[output])
+        for variable in VARIABLES:
+            if variable.where in where and variable.output in self._values:
+                self._variable(environment, name, variable.name, self._values[variable.output])
 
     def _variable(
         self,
@@ -392,14 +409,14 @@ class GithubEnvironments(pulumi.ComponentResource):
         )
 
     def _repository_variables(self) -> None:
-        for variable, output in REPOSITORY_VARIABLES.items():
-            if output not in self.outputs:  # e.g. no backend URL with Pulumi Cloud state
-                continue
+        for variable in VARIABLES:
+            if variable.where != "repository" or variable.output not in self._values:
+                continue  # e.g. no backend URL with Pulumi Cloud state
             github.ActionsVariable(
-                f"{self._name}-repo-{variable.lower().replace('_', '-')}",
+                f"{self._name}-repo-{variable.name.lower().replace('_', '-')}",
                 repository=self._github.name,
-                variable_name=variable,
-                value=self.outputs[output],
+                variable_name=variable.name,
+                value=self._values[variable.output],
                 opts=self._child,
             )
 

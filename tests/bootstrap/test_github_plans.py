@@ -194,3 +194,11 @@ def test_copier_derives_the_same_guard_as_the_stacks():
 def test_the_template_refuses_reviewers_that_cannot_exist(tmp_path, reviewers):
     with pytest.raises(ValueError, match="github_reviewers"):
         render(tmp_path / "refused", {"github_reviewers": reviewers})
+
+
+def test_a_program_that_passes_too_few_outputs_is_told_which(two_stacks, tmp_path):
+    dest = configure(two_stacks, tmp_path, "private", "team")
+    program = dest / "infra" / "__main__.py"
+    program.write_text(program.read_text().replace('"workspace": environment.workspace_name,\n', ""))
+    with pytest.raises(ProgramError, match="AZURE_ML_WORKSPACE ← workspace"):
+        plan_programs(dest / "infra", ["dev"], jobs=1)

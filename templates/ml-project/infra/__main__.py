@@ -18,10 +18,13 @@ github = stacks.GithubEnvironments(
     stacks.GithubArgs(
         settings=settings,
         github=stacks.github_settings_from_config(pulumi.Config("forge"), settings),
-        deployer_client_id=environment.ci_client_id,
-        preview_client_id=environment.preview_client_id,
-        resource_group_name=environment.resource_group_name,
-        workspace_name=environment.workspace_name,
+        # The outputs exported above: the variables the workflows read are taken from them.
+        outputs={
+            "resourceGroup": environment.resource_group_name,
+            "workspace": environment.workspace_name,
+            "ciClientId": environment.ci_client_id,
+            "previewClientId": environment.preview_client_id,
+        },
     ),
 )
 for output, value in github.outputs.items():
