@@ -14,13 +14,15 @@ import traceback
 from collections.abc import Sequence
 from types import FrameType
 
-from generator import __version__, fleet, new, plan
+from generator import __version__, bootstrap, doctor, fleet, new, plan
 from generator.errors import ExitCode, UserError
 
 COMMANDS = (
     new,
     plan,
     fleet,
+    bootstrap,
+    doctor,
 )
 
 

@@ -57,6 +57,29 @@ KEY_SETTINGS: dict[str, tuple[tuple[str, str], ...]] = {
     "azure-native:authorization:RoleAssignment": (("role", "roleDefinitionId"),),
     "azure-native:monitor:DiagnosticSetting": (("destination", "logAnalyticsDestinationType"),),
 }
+# The GitHub side of each stack (stacks/github.py): which environment, which variable, which rule.
+KEY_SETTINGS |= {
+    "github:index/repositoryEnvironment:RepositoryEnvironment": (
+        ("env", "environment"),
+        ("reviewerTeams", "reviewers.0.teams"),
+        ("reviewerUsers", "reviewers.0.users"),
+        ("preventSelfReview", "preventSelfReview"),
+    ),
+    "github:index/repositoryEnvironmentDeploymentPolicy:RepositoryEnvironmentDeploymentPolicy": (
+        ("env", "environment"),
+        ("branch", "branchPattern"),
+    ),
+    "github:index/actionsEnvironmentVariable:ActionsEnvironmentVariable": (
+        ("env", "environment"),
+        ("var", "variableName"),
+        ("value", "value"),
+    ),
+    "github:index/actionsVariable:ActionsVariable": (("var", "variableName"), ("value", "value")),
+    "github:index/repositoryRuleset:RepositoryRuleset": (
+        ("approvals", "rules.pullRequest.requiredApprovingReviewCount"),
+        ("codeOwnerReview", "rules.pullRequest.requireCodeOwnerReview"),
+    ),
+}
 AZURE_NAME_KEYS = (
     "resourceGroupName",
     "accountName",

@@ -19,3 +19,8 @@ __all__ = [
     "register_profile",
     "settings_from_config",
 ]
+
+# The GitHub side (environments, protection rules, variables) of one stack: see stacks/github.py.
+from stacks.github import GithubArgs, GithubEnvironments, github_settings_from_config
+
+__all__ += ["GithubArgs", "GithubEnvironments", "github_settings_from_config"]

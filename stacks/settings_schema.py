@@ -194,6 +194,87 @@ def _profile_setting(field: str, description: str, limits: dict[str, Any]) -> Se
     )
 
 
+# ---- The GitHub side and the state backend (stacks/github.py, stacks/state.py, docs/bootstrap.md) ----
+# A team of the repository's organization (`org/team-slug`) or a user login.
+GITHUB_REVIEWER_PATTERN = (
+    r"[A-Za-z0-9][A-Za-z0-9-]*/[A-Za-z0-9._-]+|[A-Za-z0-9](?:[A-Za-z0-9]|-(?=[A-Za-z0-9])){0,38}"
+)
+GITHUB_SETTINGS: tuple[Setting, ...] = (
+    Setting(
+        key="stateBackend",
+        kind=str,
+        description="Where Pulumi state lives; with `azblob` the stacks publish `PULUMI_BACKEND_URL`.",
+        default="azblob",
+        choices=("azblob", "pulumi-cloud"),
+    ),
+    Setting(
+        key="runnerEnvironments",
+        kind=list,
+        description="Host stack only: the environments whose CI jobs run on their VNet runners "
+        "(`networkMode: private`); their labels become the repository variable RUNNERS.",
+        default=(),
+        pattern=PROFILE_NAME_PATTERN,
+    ),
+    Setting(
+        key="githubRepositoryHost",
+        kind=bool,
+        description="This stack owns the repository variables, the `template-update` environment and "
+        "the default branch's ruleset (the template's first environment; one stack).",
+        default=False,
+    ),
+    Setting(
+        key="githubVisibility",
+        kind=str,
+        description="Visibility of the GitHub repository: with the plan, what the GitHub side may ask for.",
+        default="private",
+        choices=("public", "private", "internal"),
+    ),
+    Setting(
+        key="githubPlan",
+        kind=str,
+        description="GitHub plan of the repository's owner (environment reviewers on private "
+        "repositories need `enterprise`).",
+        default="team",
+        choices=("free", "pro", "team", "enterprise"),
+    ),
+    Setting(
+        key="githubReviewers",
+        kind=list,
+        description="Who approves prod: teams (`org/team-slug`) or logins; environment reviewers where "
+        "the plan has them, else code owners. Needed in strict profiles unless prod is unguarded.",
+        default=(),
+        pattern=GITHUB_REVIEWER_PATTERN,
+    ),
+    Setting(
+        key="githubReviewerIds",
+        kind=list,
+        description="`reviewer=ID` for each reviewer, written by `mlops-forge bootstrap` so CI needs "
+        "no GitHub lookups.",
+        default=(),
+        pattern=r"[^=\s]+=[0-9]+",
+    ),
+    Setting(
+        key="githubDefaultBranch",
+        kind=str,
+        description="The only branch deploying GitHub environments accept.",
+        default="main",
+        pattern=r"[A-Za-z0-9._/-]+",
+    ),
+    Setting(
+        key="acceptUnguardedProd",
+        kind=bool,
+        description="A strict stack of a private repository on GitHub Free (nothing on GitHub can "
+        "guard it) runs only with `true`.",
+        default=False,
+    ),
+    Setting(
+        key="templateUpdateAppClientId",
+        kind=str,
+        description="Client ID of the template-update GitHub App, published as a variable.",
+        pattern=r"[A-Za-z0-9._-]+",
+    ),
+)
+
 SETTINGS: tuple[Setting, ...] = (
     Setting(
         key=LOCATION_KEY,
@@ -378,6 +459,7 @@ SETTINGS: tuple[Setting, ...] = (
         pattern=ENDPOINT_NAME_PATTERN,
     ),
     *(_profile_setting(*row) for row in PROFILE_SETTINGS),
+    *GITHUB_SETTINGS,
 )
 
 BY_KEY: dict[str, Setting] = {s.full_key: s for s in SETTINGS}

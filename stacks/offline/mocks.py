@@ -98,6 +98,8 @@ EXTENSION_TYPES: dict[str, tuple[str, str, str]] = {
         "lockName",
     ),
 }
+# GitHub provider lookups (`stacks.github` resolves reviewers to IDs) → the argument naming them.
+GITHUB_LOOKUPS = {"github:index/getTeam:getTeam": "slug", "github:index/getUser:getUser": "username"}
 
 
 @dataclass
@@ -171,6 +173,9 @@ class AzureMocks(pulumi.runtime.Mocks):
                 "subscriptionId": SUBSCRIPTION_ID,
                 "tenantId": TENANT_ID,
             }
+        if args.token in GITHUB_LOOKUPS:  # team or user → its numeric ID, stable per name
+            name = str(args.args.get(GITHUB_LOOKUPS[args.token], ""))
+            return {"id": str(int(_guid("github", args.token, name)[:8], 16)), "name": name}
         return {}
 
 

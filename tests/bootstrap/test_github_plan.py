@@ -1,0 +1,411 @@
+"""Every variable a generated workflow reads exists in the GitHub environment its job runs in.
+
+The variables are read from the rendered workflows (`vars.X`), not listed here: a workflow that
+starts reading a new variable without a stack creating it fails `test_every_workflow_variable_is_created`
+with the variable's name. Values are checked against the resources they come from in the plan.
+"""
+
+from __future__ import annotations
+
+import re
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import yaml
+
+from stacks import github as gh
+from stacks.offline import mocks, plan_programs
+from stacks.state import state_storage
+
+REPO = Path(__file__).resolve().parents[2]
+APP_CLIENT_ID = "Iv23liTemplateUpdate"
+VARS = re.compile(r"\bvars\.([A-Za-z_][A-Za-z0-9_]*)")
+
+# Each case is also one GitHub plan combination (docs/bootstrap.md); private on Free, where no
+# environments exist, is covered in test_github_plans.py.
+CASES = {
+    "defaults": {},  # private repository on GitHub Team: no environment reviewers
+    "existing-registry-pulumi-cloud": {
+        "github_visibility": "public",
+        "github_plan": "free",
+        "registry": "existing",
+        "registry_id": "/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/rg-shared/"
+        "providers/Microsoft.MachineLearningServices/registries/mlr-shared",
+        "state_backend": "pulumi-cloud",
+        "serving": "none",
+    },
+    "custom-environments": {
+        "github_visibility": "private",
+        "github_plan": "enterprise",
+        "environments": ["sandbox", "staging", "live"],
+        "github_org": "Contoso",
+        "github_reviewers": ["Contoso/ml-leads", "octocat"],
+        "serving": "batch",
+    },
+}
+
+
+@dataclass(frozen=True)
+class Rendered:
+    root: Path
+    answers: dict
+    environments: list[str]
+    plans: dict  # stack → Plan
+
+    @property
+    def repository(self) -> str:
+        return yaml.safe_load((self.root / "infra" / f"Pulumi.{self.environments[0]}.yaml").read_text())[
+            "config"
+        ]["forge:githubRepository"]
+
+    def resources(self, token: str) -> list[tuple[str, dict]]:
+        """(stack, properties) of every resource of `token` across all stacks."""
+        return [(env, r.properties) for env, plan in self.plans.items() for r in plan.of_type(token)]
+
+
+@pytest.fixture(scope="module", params=list(CASES))
+def rendered(request, tmp_path_factory) -> Rendered:
+    import copier
+
+    dest = tmp_path_factory.mktemp(request.param) / "project"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        copier.run_copy(str(REPO), dest, data=CASES[request.param], defaults=True, vcs_ref="HEAD", quiet=True)
+    answers = yaml.safe_load((dest / ".copier-answers.yml").read_text())
+    environments = answers["environments"]
+    # A project that set up the template-update GitHub App (docs/bootstrap.md) names its client ID.
+    host = dest / "infra" / f"Pulumi.{environments[0]}.yaml"
+    host.write_text(host.read_text() + f"  forge:templateUpdateAppClientId: {APP_CLIENT_ID}\n")
+    plans = dict(zip(environments, plan_programs(dest / "infra", environments, jobs=2), strict=True))
+    return Rendered(dest, answers, environments, plans)
+
+
+@dataclass(frozen=True)
+class Read:
+    workflow: str
+    job: str
+    environment: str | None  # as written in the job: a name, an expression or None
+    variable: str
+
+
+def workflow_reads(root: Path) -> list[Read]:
+    """Each (job, variable) pair of every workflow: top-level `env:` counts for every job."""
+    reads = []
+    for path in sorted((root / ".github" / "workflows").glob("*.y*ml")):
+        workflow = yaml.safe_load(path.read_text())
+        jobs = workflow.get("jobs", {})
+        top = VARS.findall(yaml.safe_dump({k: v for k, v in workflow.items() if k != "jobs"}))
+        for job_id, job in jobs.items():
+            environment = job.get("environment")
+            if isinstance(environment, dict):
+                environment = environment.get("name")
+            for variable in sorted(set(top) | set(VARS.findall(yaml.safe_dump(job)))):
+                reads.append(Read(path.name, job_id, environment, variable))
+    return reads
+
+
+def stack_environments(rendered: Rendered) -> set[str]:
+    return {name for env in rendered.environments for name in (env, f"{env}-preview")}
+
+
+def candidate_environments(rendered: Rendered, written: str | None) -> set[str]:
+    """Where a job can run: its named environment, or with an expression any stack's environment."""
+    if written is None:
+        return set()
+    if "${{" in written:
+        return stack_environments(rendered)
+    return {written}
+
+
+def test_workflows_read_variables(rendered):
+    # Guards the test itself: a parser that found nothing would make every other check vacuous.
+    names = {read.variable for read in workflow_reads(rendered.root)}
+    assert {"AZURE_CLIENT_ID", "AZURE_TENANT_ID", "AZURE_SUBSCRIPTION_ID"} <= names
+
+
+def test_every_workflow_variable_is_created(rendered):
+    planned = gh.planned_variables(r for plan in rendered.plans.values() for r in plan.resources)
+    env_vars = {(env, name) for env, values in planned.items() if env for name in values}
+    repo_vars = set(planned.get(None, {}))
+    unset = gh.unset_variables(rendered.answers["state_backend"])
+    missing = []
+    for read in workflow_reads(rendered.root):
+        if read.variable in repo_vars or read.variable in unset:
+            continue
+        environments = candidate_environments(rendered, read.environment)
+        lacking = sorted(e for e in environments if (e, read.variable) not in env_vars)
+        if not environments or lacking:
+            where = f"environment(s) {', '.join(lacking)}" if lacking else "the repository"
+            missing.append(
+                f"{read.workflow} job {read.job!r} reads vars.{read.variable}, but no stack creates it "
+                f"in {where}: add it to stacks/github.py"
+            )
+    assert not missing, "\n".join(missing)
+
+
+def test_environments_named_by_jobs_exist(rendered):
+    created = {
+        p["environment"]
+        for _, p in rendered.resources("github:index/repositoryEnvironment:RepositoryEnvironment")
+    }
+    named = {
+        r.environment for r in workflow_reads(rendered.root) if r.environment and "${{" not in r.environment
+    }
+    assert named <= created, f"jobs name environments no stack creates: {sorted(named - created)}"
+    assert stack_environments(rendered) | {"template-update"} == created
+
+
+def _federated_client_id(plan, subject: str) -> str:
+    """Client ID (as the mock runtime assigns it) of the identity that trusts `subject`."""
+    credentials = [
+        r.properties
+        for r in plan.of_type("azure-native:managedidentity:FederatedIdentityCredential")
+        if r.properties["subject"] == subject
+    ]
+    assert len(credentials) == 1, f"expected one identity trusting {subject}, found {len(credentials)}"
+    token = "azure-native:managedidentity:UserAssignedIdentity"
+    (identity,) = [
+        r for r in plan.of_type(token) if r.properties["resourceName"] == credentials[0]["resourceName"]
+    ]
+    return mocks._guid(mocks.arm_id(token, identity.name, identity.properties), "client")
+
+
+def expected_environment_value(rendered: Rendered, stack: str, environment: str, variable: str) -> str:
+    plan = rendered.plans[stack]
+    (workspace,) = plan.of_type("azure-native:machinelearningservices:Workspace")
+    if variable == "AZURE_CLIENT_ID":
+        return _federated_client_id(plan, f"repo:{rendered.repository}:environment:{environment}")
+    if variable == "AZURE_RESOURCE_GROUP":
+        return workspace.properties["resourceGroupName"]
+    if variable == "AZURE_ML_WORKSPACE":
+        return workspace.properties["workspaceName"]
+    if variable == "AZURE_ML_ENDPOINT":
+        return f"{stack}-endpoint"  # checked by shape below; no Azure resource holds it yet
+    raise AssertionError(f"no expected source for environment variable {variable}: add it to this test")
+
+
+def test_environment_variables_come_from_the_stack(rendered):
+    endpoints = {}
+    for stack, p in rendered.resources("github:index/actionsEnvironmentVariable:ActionsEnvironmentVariable"):
+        if p["environment"] == "template-update":
+            continue
+        assert p["environment"] in (stack, f"{stack}-preview"), f"{stack} writes into {p['environment']}"
+        expected = expected_environment_value(rendered, stack, p["environment"], p["variableName"])
+        if p["variableName"] == "AZURE_ML_ENDPOINT":
+            assert re.fullmatch(r"[A-Za-z][A-Za-z0-9-]{1,30}[A-Za-z0-9]", p["value"]), p["value"]
+            endpoints.setdefault(stack, set()).add(p["value"])
+            continue
+        assert p["value"] == expected, f"{p['environment']}: {p['variableName']}"
+    # One endpoint per environment, the same in `<env>` and `<env>-preview`, distinct across stacks.
+    assert all(len(names) == 1 for names in endpoints.values())
+    assert len({next(iter(n)) for n in endpoints.values()}) == len(rendered.environments)
+
+
+def test_deploy_and_preview_identities_differ(rendered):
+    for stack in rendered.environments:
+        values = {
+            p["environment"]: p["value"]
+            for s, p in rendered.resources(
+                "github:index/actionsEnvironmentVariable:ActionsEnvironmentVariable"
+            )
+            if s == stack and p["variableName"] == "AZURE_CLIENT_ID"
+        }
+        assert values[stack] != values[f"{stack}-preview"]
+
+
+def test_repository_variables_are_created_once_by_the_first_environment(rendered):
+    repo = rendered.resources("github:index/actionsVariable:ActionsVariable")
+    assert {stack for stack, _ in repo} == {rendered.environments[0]}
+    values = {p["variableName"]: p["value"] for _, p in repo}
+    assert len(values) == len(repo), "a repository variable is created twice"
+    assert values["AZURE_TENANT_ID"] == mocks.TENANT_ID
+    assert values["AZURE_SUBSCRIPTION_ID"] == mocks.SUBSCRIPTION_ID
+    answers = rendered.answers
+    if answers["registry"] == "existing":
+        assert values["AZURE_ML_REGISTRY"] == answers["registry_id"].rsplit("/", 1)[-1]
+    else:
+        (registry,) = rendered.plans[rendered.environments[0]].of_type(
+            "azure-native:machinelearningservices:Registry"
+        )
+        assert values["AZURE_ML_REGISTRY"] == registry.properties["registryName"]
+    if answers["state_backend"] == "azblob":
+        expected = state_storage(answers["project_name"], rendered.repository).backend_url
+        assert values["PULUMI_BACKEND_URL"] == expected
+    else:
+        assert "PULUMI_BACKEND_URL" not in values
+    template_update = [
+        p
+        for _, p in rendered.resources("github:index/actionsEnvironmentVariable:ActionsEnvironmentVariable")
+        if p["environment"] == "template-update"
+    ]
+    assert [(p["variableName"], p["value"]) for p in template_update] == [
+        ("TEMPLATE_UPDATE_APP_CLIENT_ID", APP_CLIENT_ID)
+    ]
+
+
+def test_deploying_environments_accept_the_default_branch_only(rendered):
+    environments = {
+        p["environment"]: p
+        for _, p in rendered.resources("github:index/repositoryEnvironment:RepositoryEnvironment")
+    }
+    policies = {
+        p["environment"]: p["branchPattern"]
+        for _, p in rendered.resources(
+            "github:index/repositoryEnvironmentDeploymentPolicy:RepositoryEnvironmentDeploymentPolicy"
+        )
+    }
+    deploying = set(rendered.environments) | {"template-update"}
+    for name, environment in environments.items():
+        if name in deploying:
+            assert environment["deploymentBranchPolicy"] == {
+                "customBranchPolicies": True,
+                "protectedBranches": False,
+            }
+            assert policies[name] == "main"
+        else:  # pull-request previews run from any branch, with a read-only identity
+            assert "deploymentBranchPolicy" not in environment and name not in policies
+
+
+def _capabilities(rendered: Rendered):
+    from stacks.github_plans import capabilities
+
+    return capabilities(rendered.answers["github_visibility"], rendered.answers["github_plan"])
+
+
+def test_prod_needs_a_second_person_by_reviewers_or_by_a_reviewed_default_branch(rendered):
+    environments = {
+        p["environment"]: p
+        for _, p in rendered.resources("github:index/repositoryEnvironment:RepositoryEnvironment")
+    }
+    rulesets = rendered.resources("github:index/repositoryRuleset:RepositoryRuleset")
+    last = rendered.environments[-1]
+    reviewers = rendered.answers["github_reviewers"]
+    prod = environments[last]
+    if _capabilities(rendered).reviewers:
+        teams = [r.split("/", 1)[1] for r in reviewers if "/" in r]
+        users = [r for r in reviewers if "/" not in r]
+        lookup = mocks.AzureMocks()
+
+        def ids(token: str, key: str, names: list[str]) -> list[int]:
+            from pulumi.runtime import MockCallArgs
+
+            return [int(lookup.call(MockCallArgs(token, {key: n}, ""))["id"]) for n in names]
+
+        expected = {}
+        if teams:
+            expected["teams"] = ids("github:index/getTeam:getTeam", "slug", teams)
+        if users:
+            expected["users"] = ids("github:index/getUser:getUser", "username", users)
+        assert prod["reviewers"] == [expected]
+        assert prod["preventSelfReview"] is True and prod["canAdminsBypass"] is False
+        assert rulesets == []
+    else:
+        # No reviewers requested where the plan has none: GitHub would answer 422.
+        assert all("reviewers" not in e for e in environments.values())
+        # prod deploys only from the default branch, and that branch changes only by a pull request
+        # a code owner approved, with CI green, no force push.
+        assert prod["deploymentBranchPolicy"] == {"customBranchPolicies": True, "protectedBranches": False}
+        ((stack, ruleset),) = rulesets
+        assert stack == rendered.environments[0]
+        assert ruleset["enforcement"] == "active" and ruleset["target"] == "branch"
+        assert ruleset["conditions"]["refName"]["includes"] == ["~DEFAULT_BRANCH"]
+        assert "bypassActors" not in ruleset
+        rules = ruleset["rules"]
+        assert rules["pullRequest"]["requiredApprovingReviewCount"] >= 1
+        assert rules["pullRequest"]["requireCodeOwnerReview"] is True
+        assert rules["nonFastForward"] is True and rules["deletion"] is True
+        checks = [c["context"] for c in rules["requiredStatusChecks"]["requiredChecks"]]
+        assert checks == list(gh.REQUIRED_CHECKS)
+    for name, environment in environments.items():
+        if name != last:
+            assert "reviewers" not in environment, name
+
+
+def test_codeowners_cover_what_deploys(rendered):
+    owners = " ".join(f"@{r}" for r in rendered.answers["github_reviewers"])
+    lines = {
+        line.split()[0]: line.split()[1:]
+        for line in (rendered.root / ".github" / "CODEOWNERS").read_text().splitlines()
+        if line and not line.startswith("#")
+    }
+    for path in ("/infra/", "/.github/", "/azureml/"):
+        assert " ".join(lines[path]) == owners
+
+
+def test_required_checks_are_the_ci_jobs_pull_requests_run(rendered):
+    ci = yaml.safe_load((rendered.root / ".github" / "workflows" / "ci.yml").read_text())
+    triggers = ci.get("on", ci.get(True))
+    assert "pull_request" in triggers
+    names = {job.get("name", job_id) for job_id, job in ci["jobs"].items()}
+    assert set(gh.REQUIRED_CHECKS) <= names
+
+
+def test_federated_subjects_are_the_environments_azure_jobs_run_in(rendered):
+    """Each environment a job that logs in to Azure can run in is trusted by exactly one identity."""
+    subjects = {
+        r.properties["subject"]
+        for plan in rendered.plans.values()
+        for r in plan.of_type("azure-native:managedidentity:FederatedIdentityCredential")
+    }
+    presented = {
+        f"repo:{rendered.repository}:environment:{env}"
+        for read in workflow_reads(rendered.root)
+        if read.variable == "AZURE_CLIENT_ID"
+        for env in candidate_environments(rendered, read.environment)
+    }
+    assert presented <= subjects, sorted(presented - subjects)
+    assert subjects <= {f"repo:{rendered.repository}:environment:{e}" for e in stack_environments(rendered)}
+
+
+def test_settings_errors_name_the_key():
+    from stacks import ConfigError, get_profile
+    from stacks.config import EnvironmentSettings
+
+    settings = EnvironmentSettings(
+        project="demo",
+        environment="prod",
+        location="westeurope",
+        github_repository="contoso/demo",
+        template_version="0.1.0",
+        profile=get_profile("prod"),
+        alert_emails=("a@example.com",),
+        monthly_budget_usd=10,
+    )
+    cases = [
+        ({}, "forge:githubReviewers"),
+        ({"githubReviewers": '["other-org/leads"]'}, "forge:githubReviewers"),
+        ({"githubReviewers": '["bad reviewer"]'}, "forge:githubReviewers"),
+        ({"githubReviewers": '["octocat"]', "stateBackend": "s3"}, "forge:stateBackend"),
+        ({"githubReviewers": '["octocat"]', "githubRepositoryHost": "yes"}, "forge:githubRepositoryHost"),
+        (
+            {"githubReviewers": '["octocat"]', "githubReviewerIds": '["octocat=one"]'},
+            "forge:githubReviewerIds",
+        ),
+        ({"githubReviewers": '["octocat"]', "githubPlan": "gold"}, "forge:githubPlan"),
+        ({"githubReviewers": '["octocat"]', "githubVisibility": "secret"}, "forge:githubVisibility"),
+        ({"githubReviewers": '["octocat"]', "githubPlan": "free"}, "forge:githubPlan"),  # unguarded prod
+    ]
+    for config, key in cases:
+        with pytest.raises(ConfigError) as error:
+            gh.github_settings_from_config(config, settings)
+        assert error.value.key == key
+    ok = gh.github_settings_from_config({"githubReviewers": '["contoso/leads"]'}, settings)
+    assert ok.reviewers == ("contoso/leads",) and ok.owner == "contoso" and ok.name == "demo"
+
+
+def test_the_plan_table_shows_the_github_side(rendered):
+    from generator.plan_render import key_settings
+
+    first = rendered.environments[0]
+    (variable,) = [
+        r
+        for r in rendered.plans[first].of_type(
+            "github:index/actionsEnvironmentVariable:ActionsEnvironmentVariable"
+        )
+        if r.properties["environment"] == first and r.properties["variableName"] == "AZURE_ML_WORKSPACE"
+    ]
+    assert key_settings(variable.type, variable.properties) == (
+        f"env={first} var=AZURE_ML_WORKSPACE value={variable.properties['value']}"
+    )
