@@ -54,12 +54,13 @@ class Variable:
 # The one table of variables the workflows read. The test of every render reads `vars.X` from
 # the generated workflows and fails, naming X, when a job reads one no row provides where it runs.
 VARIABLES: tuple[Variable, ...] = (
-    # One identity per job kind (stacks.identity.JOB_IDENTITIES): deploying jobs run in `<env>`,
-    # pull-request previews in `<env>-preview`.
-    Variable("AZURE_DEPLOYER_CLIENT_ID", "deployerClientId", "deploy"),
-    Variable("AZURE_ML_OPERATOR_CLIENT_ID", "mlOperatorClientId", "deploy"),
+    # One identity per job kind (stacks.identity.JOB_IDENTITIES). A client ID is no secret: what
+    # an identity can be used from is its federated subject (one GitHub environment), so reusable
+    # workflows that pick the identity by expression find every ID in both environments.
+    Variable("AZURE_DEPLOYER_CLIENT_ID", "deployerClientId", "both"),
+    Variable("AZURE_ML_OPERATOR_CLIENT_ID", "mlOperatorClientId", "both"),
     Variable("AZURE_MONITOR_CLIENT_ID", "monitorClientId", "deploy"),
-    Variable("AZURE_PREVIEW_CLIENT_ID", "previewClientId", "preview"),
+    Variable("AZURE_PREVIEW_CLIENT_ID", "previewClientId", "both"),
     Variable("AZURE_RESOURCE_GROUP", "resourceGroup", "both"),
     Variable("AZURE_ML_WORKSPACE", "workspace", "both"),
     Variable("AZURE_ML_ENDPOINT", "endpoint", "both"),
@@ -368,8 +369,10 @@ class GithubEnvironments(pulumi.ComponentResource):
         self, environment: github.RepositoryEnvironment, name: str, where: tuple[str, ...]
     ) -> None:
         for variable in VARIABLES:
-            if variable.where in where and variable.output in self._values:
-                self._variable(environment, name, variable.name, self._values[variable.output])
+            value = self._values.get(variable.output)
+            # "" is an identity this environment does not have (no job of its kind runs here).
+            if variable.where in where and variable.output in self._values and value != "":
+                self._variable(environment, name, variable.name, value)
 
     def _variable(
         self,

@@ -16,6 +16,7 @@ import pytest
 import yaml
 
 from stacks import github as gh
+from stacks.identity import JOB_IDENTITIES
 from stacks.offline import mocks, plan_programs
 from stacks.state import state_storage
 
@@ -122,7 +123,7 @@ def candidate_environments(rendered: Rendered, written: str | None) -> set[str]:
 def test_workflows_read_variables(rendered):
     # Guards the test itself: a parser that found nothing would make every other check vacuous.
     names = {read.variable for read in workflow_reads(rendered.root)}
-    assert {"AZURE_CLIENT_ID", "AZURE_TENANT_ID", "AZURE_SUBSCRIPTION_ID"} <= names
+    assert {"AZURE_DEPLOYER_CLIENT_ID", "AZURE_TENANT_ID", "AZURE_SUBSCRIPTION_ID"} <= names
 
 
 def test_every_workflow_variable_is_created(rendered):
@@ -175,8 +176,9 @@ def _federated_client_id(plan, subject: str) -> str:
 def expected_environment_value(rendered: Rendered, stack: str, environment: str, variable: str) -> str:
     plan = rendered.plans[stack]
     (workspace,) = plan.of_type("azure-native:machinelearningservices:Workspace")
-    if variable == "AZURE_CLIENT_ID":
-        return _federated_client_id(plan, f"repo:{rendered.repository}:environment:{environment}")
+    client_ids = {name: output for output, name in JOB_IDENTITIES.values()}
+    if variable in client_ids:  # the stack's own output, which the identity's client ID feeds
+        return plan.outputs[client_ids[variable]]
     if variable == "AZURE_RESOURCE_GROUP":
         return workspace.properties["resourceGroupName"]
     if variable == "AZURE_ML_WORKSPACE":
@@ -210,9 +212,17 @@ def test_deploy_and_preview_identities_differ(rendered):
             for s, p in rendered.resources(
                 "github:index/actionsEnvironmentVariable:ActionsEnvironmentVariable"
             )
-            if s == stack and p["variableName"] == "AZURE_CLIENT_ID"
+            if s == stack
+            and p["variableName"] in ("AZURE_DEPLOYER_CLIENT_ID", "AZURE_PREVIEW_CLIENT_ID")
+            and p["environment"]
+            == (stack if p["variableName"] == "AZURE_DEPLOYER_CLIENT_ID" else f"{stack}-preview")
         }
+        # The preview job logs in with a read-only identity, never the deployer's.
         assert values[stack] != values[f"{stack}-preview"]
+        previewer = _federated_client_id(
+            rendered.plans[stack], f"repo:{rendered.repository}:environment:{stack}-preview"
+        )
+        assert values[f"{stack}-preview"] == previewer
 
 
 def test_repository_variables_are_created_once_by_the_first_environment(rendered):

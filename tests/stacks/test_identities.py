@@ -166,7 +166,7 @@ def test_stack_outputs_have_stable_names(example_plans, env) -> None:
 
 def test_template_program_exports_the_same_outputs(example_dir) -> None:
     template = example_dir.parents[2] / "templates" / "ml-project" / "infra" / "__main__.py"
-    assert "environment.outputs().items()" in template.read_text()
+    assert "outputs = environment.outputs()" in template.read_text()
 
 
 def test_federated_credentials_of_one_identity_are_created_one_after_another(tmp_path, example_dir) -> None:
