@@ -1,4 +1,9 @@
-"""Training compute: a CPU cluster that scales to zero, an optional GPU cluster, a dev instance."""
+"""Training compute: a CPU cluster that scales to zero, an optional GPU cluster, a dev instance.
+
+Clusters run as a user-assigned identity the stack grants blob data access and AcrPull: Azure
+assigns those automatically only to system-assigned identities. The compute instance is
+personal, so it exists only when `forge:computeInstanceUser` names its one user.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +11,9 @@ from dataclasses import dataclass
 
 import pulumi
 from pulumi_azure_native import machinelearningservices as ml
+from pulumi_azure_native import managedidentity
 
+from stacks import roles
 from stacks.config import EnvironmentSettings
 
 
@@ -15,6 +22,10 @@ class ComputeArgs:
     settings: EnvironmentSettings
     resource_group_name: pulumi.Input[str]
     workspace_name: pulumi.Input[str]
+    subscription_id: pulumi.Input[str]
+    tenant_id: pulumi.Input[str]
+    storage_id: pulumi.Input[str]
+    container_registry_id: pulumi.Input[str]
 
 
 class MlCompute(pulumi.ComponentResource):
@@ -24,14 +35,40 @@ class MlCompute(pulumi.ComponentResource):
         super().__init__("mlopsforge:compute:MlCompute", name, None, opts)
         s, p, names = args.settings, args.settings.profile, args.settings.names
         self._args = args
+        child = pulumi.ResourceOptions(parent=self)
+        self.identity = managedidentity.UserAssignedIdentity(
+            f"{name}-identity",
+            resource_name_=names.identity("compute"),
+            resource_group_name=args.resource_group_name,
+            location=s.location,
+            tags=s.tags,
+            opts=child,
+        )
+        grants = [
+            roles.assign(
+                f"{name}-{key}",
+                key=(s.project, s.environment, "compute", key),
+                role=role,
+                principal_id=self.identity.principal_id,
+                scope=scope,
+                subscription_id=args.subscription_id,
+                parent=self,
+            )
+            for key, role, scope in (
+                ("blob", roles.STORAGE_BLOB_DATA_CONTRIBUTOR, args.storage_id),
+                ("acr-pull", roles.ACR_PULL, args.container_registry_id),
+            )
+        ]
+        self._grants = grants
 
         self.cpu_cluster = self._cluster(f"{name}-cpu", names.cpu_cluster, p.cpu_vm_size, p.cpu_max_nodes)
         self.gpu_cluster = (
             self._cluster(f"{name}-gpu", names.gpu_cluster, s.gpu_vm_size, p.gpu_max_nodes) if s.gpu else None
         )
         self.instance = None
-        # Personal compute instances are a development convenience, never in strict environments.
-        if p.compute_instance and not p.strict:
+        # A personal compute instance belongs to one named user, never to whoever ran `pulumi up`;
+        # without a user it is left out. Never in strict environments.
+        if p.compute_instance and not p.strict and s.compute_instance_user:
             self.instance = ml.Compute(
                 f"{name}-instance",
                 compute_name=names.compute_instance,
@@ -43,10 +80,15 @@ class MlCompute(pulumi.ComponentResource):
                     properties=ml.ComputeInstancePropertiesArgs(
                         vm_size=p.compute_instance_vm_size,
                         idle_time_before_shutdown=f"PT{p.compute_instance_idle_minutes}M",
-                        enable_node_public_ip=not p.private_network,
+                        enable_node_public_ip=not s.network.private,
+                        personal_compute_instance_settings=ml.PersonalComputeInstanceSettingsArgs(
+                            assigned_user=ml.AssignedUserArgs(
+                                object_id=s.compute_instance_user, tenant_id=args.tenant_id
+                            )
+                        ),
                     ),
                 ),
-                opts=pulumi.ResourceOptions(parent=self),
+                opts=child,
             )
         self.register_outputs({"cpuCluster": self.cpu_cluster.name})
 
@@ -58,7 +100,10 @@ class MlCompute(pulumi.ComponentResource):
             resource_group_name=self._args.resource_group_name,
             workspace_name=self._args.workspace_name,
             location=s.location,
-            identity=ml.ManagedServiceIdentityArgs(type="SystemAssigned"),
+            identity=ml.ManagedServiceIdentityArgs(
+                type="UserAssigned",
+                user_assigned_identities=[self.identity.id],
+            ),
             properties=ml.AmlComputeArgs(
                 compute_type="AmlCompute",
                 properties=ml.AmlComputePropertiesArgs(
@@ -70,9 +115,10 @@ class MlCompute(pulumi.ComponentResource):
                         max_node_count=max_nodes,
                         node_idle_time_before_scale_down=f"PT{p.idle_scale_down_minutes}M",
                     ),
-                    enable_node_public_ip=not p.private_network,
+                    enable_node_public_ip=not s.network.private,
                     remote_login_port_public_access="Disabled" if p.strict else "NotSpecified",
                 ),
             ),
-            opts=pulumi.ResourceOptions(parent=self),
+            # The role grants first: a job must not start before the identity can read its data.
+            opts=pulumi.ResourceOptions(parent=self, depends_on=self._grants),
         )

@@ -57,10 +57,16 @@ class EnvironmentSettings:
     registry_host: bool = False
     budget_start_date: str | None = None
     extra_tags: dict[str, str] = field(default_factory=dict)
+    # --- network, identities and lifecycle (issue #13; to move into the settings schema) ---
+    network: NetworkSettings = field(default_factory=lambda: NetworkSettings())
+    compute_instance_user: str | None = None  # Entra object ID of the instance's one user
+    generation: int = 1  # bump after a destroy: new Key Vault and workspace names
 
     @property
     def names(self) -> naming.Names:
-        return naming.Names(self.project, self.environment, seed=self.github_repository)
+        return naming.Names(
+            self.project, self.environment, seed=self.github_repository, generation=self.generation
+        )
 
     @property
     def tags(self) -> dict[str, str]:
@@ -73,6 +79,86 @@ class EnvironmentSettings:
             "security-baseline": "strict" if self.profile.strict else "relaxed",
             **self.extra_tags,
         }
+
+
+NETWORK_MODES = ("public", "private", "ip-allowlist")
+VNET_ID_PATTERN = re.compile(
+    r"^/subscriptions/[0-9a-fA-F-]{36}/resourceGroups/[^/]+/providers/Microsoft\.Network/virtualNetworks/[^/]+$"
+)
+CIDR_PATTERN = re.compile(r"^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})(/(\d{1,2}))?$")
+GUID_PATTERN = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
+
+
+@dataclass(frozen=True, kw_only=True)
+class NetworkSettings:
+    """How an environment is reached (issue #13).
+
+    `private`: private endpoints in a VNet (created, or taken by `vnet_id`) and self-hosted
+    GitHub runners inside it; `ip-allowlist`: public endpoints that accept only `allowed_ips`
+    (for teams that cannot run runners); `public`: no network restriction (dev).
+    """
+
+    mode: str = "public"
+    vnet_id: str | None = None
+    address_space: str = "10.40.0.0/16"
+    allowed_ips: tuple[str, ...] = ()
+    runner_image: str = "github-actions-runner:1"  # repository:tag in the environment's ACR
+    runner_max_executions: int = 4
+    runner_timeout_minutes: int = 240  # outlasts the longest CI job (train: 180 minutes)
+
+    @property
+    def private(self) -> bool:
+        return self.mode == "private"
+
+
+def _network_from_config(read: _Reader, profile: Profile) -> NetworkSettings:
+    key = f"{NAMESPACE}:"
+    mode = read.get("networkMode", default="private" if profile.private_network else "public")
+    if mode not in NETWORK_MODES:
+        raise ConfigError(key + "networkMode", f"expected one of {', '.join(NETWORK_MODES)}, got {mode!r}")
+    if mode != "public" and profile.container_registry_sku != "Premium":
+        # Private endpoints and IP rules on a container registry exist only in the Premium tier.
+        raise ConfigError(
+            key + "networkMode",
+            f"{mode} needs containerRegistrySku Premium, the profile has {profile.container_registry_sku}",
+        )
+    vnet_id = read.get("vnetId")
+    if vnet_id is not None and not VNET_ID_PATTERN.fullmatch(vnet_id):
+        raise ConfigError(
+            key + "vnetId",
+            "expected /subscriptions/<id>/resourceGroups/<group>/providers/Microsoft.Network/"
+            f"virtualNetworks/<name>, got {vnet_id!r}",
+        )
+    address_space = read.get("vnetAddressSpace", default="10.40.0.0/16")
+    match = CIDR_PATTERN.fullmatch(address_space)
+    if not match or match.group(6) is None or int(match.group(6)) > 22:
+        raise ConfigError(
+            key + "vnetAddressSpace", f"expected a CIDR block of /22 or larger, got {address_space!r}"
+        )
+    allowed = tuple(read.get("allowedIps", list, default=[]))
+    for ip in allowed:
+        m = CIDR_PATTERN.fullmatch(ip)
+        if not m or any(int(part) > 255 for part in m.group(1, 2, 3, 4)):
+            raise ConfigError(key + "allowedIps", f"{ip!r} is not an IPv4 address or CIDR range")
+    if mode == "ip-allowlist" and not allowed:
+        raise ConfigError(key + "allowedIps", "networkMode ip-allowlist needs at least one address or range")
+    max_executions = read.get("runnerMaxExecutions", int, default=4)
+    if not 1 <= max_executions <= 100:
+        raise ConfigError(key + "runnerMaxExecutions", f"expected 1 to 100, got {max_executions}")
+    timeout = read.get("runnerTimeoutMinutes", int, default=240)
+    if timeout < 190:
+        raise ConfigError(
+            key + "runnerTimeoutMinutes", f"must outlast the longest CI job (180 minutes), got {timeout}"
+        )
+    return NetworkSettings(
+        mode=mode,
+        vnet_id=vnet_id,
+        address_space=address_space,
+        allowed_ips=allowed,
+        runner_image=read.get("runnerImage", default="github-actions-runner:1"),
+        runner_max_executions=max_executions,
+        runner_timeout_minutes=timeout,
+    )
 
 
 def _camel(snake: str) -> str:
@@ -192,7 +278,22 @@ def settings_from_config(
             overrides[name] = value
     profile = profile.with_overrides(**overrides)
 
+    # --- network, identities and lifecycle (issue #13) ---
+    network = _network_from_config(read, profile)
+    instance_user = read.get("computeInstanceUser")
+    if instance_user is not None and not GUID_PATTERN.fullmatch(instance_user):
+        raise ConfigError(
+            key + "computeInstanceUser",
+            f"expected the user's Entra object ID (a GUID), got {instance_user!r}",
+        )
+    generation = read.get("generation", int, default=1)
+    if generation < 1:
+        raise ConfigError(key + "generation", f"must be 1 or more, got {generation}")
+
     return EnvironmentSettings(
+        network=network,
+        compute_instance_user=instance_user,
+        generation=generation,
         project=project,
         environment=environment,
         location=location,

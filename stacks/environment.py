@@ -9,12 +9,14 @@ from stacks.compute import ComputeArgs, MlCompute
 from stacks.config import EnvironmentSettings
 from stacks.identity import CiIdentity, CiIdentityArgs
 from stacks.monitoring import Monitoring, MonitoringArgs
-from stacks.registries import ModelRegistry, RegistryArgs
+from stacks.network import NetworkArgs, PrivateNetwork
+from stacks.registries import ModelRegistry, RegistryArgs, registry_id
+from stacks.runners import GitHubRunners, RunnerArgs
 from stacks.workspace import MlWorkspace, WorkspaceArgs
 
 
 class MlEnvironment(pulumi.ComponentResource):
-    """Resource group, workspace, compute, registry access, alerts and the CI identity of one environment."""
+    """Resource group, workspace, compute, network, registry access, alerts and CI identities of one environment."""
 
     def __init__(
         self, name: str, settings: EnvironmentSettings, opts: pulumi.ResourceOptions | None = None
@@ -30,15 +32,27 @@ class MlEnvironment(pulumi.ComponentResource):
             tags=settings.tags,
             opts=child,
         )
+        shared_registry_id = registry_id(settings, client.subscription_id)
         workspace = MlWorkspace(
             f"{name}-ml",
-            WorkspaceArgs(settings=settings, resource_group_name=group.name, tenant_id=client.tenant_id),
+            WorkspaceArgs(
+                settings=settings,
+                resource_group_name=group.name,
+                tenant_id=client.tenant_id,
+                registry_id=shared_registry_id,
+            ),
             opts=child,
         )
         MlCompute(
             f"{name}-compute",
             ComputeArgs(
-                settings=settings, resource_group_name=group.name, workspace_name=workspace.workspace_name
+                settings=settings,
+                resource_group_name=group.name,
+                workspace_name=workspace.workspace_name,
+                subscription_id=client.subscription_id,
+                tenant_id=client.tenant_id,
+                storage_id=workspace.storage.id,
+                container_registry_id=workspace.container_registry.id,
             ),
             opts=child,
         )
@@ -49,6 +63,8 @@ class MlEnvironment(pulumi.ComponentResource):
                 resource_group_name=group.name,
                 resource_group_id=group.id,
                 subscription_id=client.subscription_id,
+                workspace_id=workspace.workspace.id,
+                storage_id=workspace.storage.id,
             ),
             opts=child,
         )
@@ -57,10 +73,52 @@ class MlEnvironment(pulumi.ComponentResource):
             RegistryArgs(
                 settings=settings,
                 subscription_id=client.subscription_id,
-                users={"workspace": workspace.principal_id, "ci": ci.principal_id},
+                users={"workspace": workspace.principal_id, "mlops": ci.ml_operator_principal_id},
+                deployer_principal_id=ci.principal_id,
+                approvers={"workspace": workspace.principal_id} if settings.network.private else None,
             ),
             opts=child,
         )
+        self.runner_labels: list[str] = []
+        network_targets: dict[str, pulumi.Input[str]] = {}
+        zones: dict[str, pulumi.Input[str]] | None = None
+        if settings.network.private:
+            net = PrivateNetwork(
+                f"{name}-network",
+                NetworkArgs(
+                    settings=settings,
+                    resource_group_name=group.name,
+                    targets={
+                        "amlworkspace": ("workspace", workspace.workspace.id),
+                        "blob": ("storage-blob", workspace.storage.id),
+                        "file": ("storage-file", workspace.storage.id),
+                        "vault": ("vault", workspace.key_vault.id),
+                        "registry": ("registry", workspace.container_registry.id),
+                    },
+                ),
+                opts=child,
+            )
+            runners = GitHubRunners(
+                f"{name}-runners",
+                RunnerArgs(
+                    settings=settings,
+                    resource_group_name=group.name,
+                    subscription_id=client.subscription_id,
+                    subnet_id=net.runner_subnet.id,
+                    key_vault_id=workspace.key_vault.id,
+                    key_vault_name=workspace.key_vault.name,
+                    container_registry_id=workspace.container_registry.id,
+                    container_registry_server=pulumi.Output.concat(
+                        workspace.container_registry.name, ".azurecr.io"
+                    ),
+                    depends_on=[net.endpoints["vault"], net.endpoints["registry"]],
+                ),
+                opts=child,
+            )
+            self.runner_labels = runners.labels
+            zones = {zone: resource.id for zone, resource in net.zones.items()}
+            if not settings.network.vnet_id:  # a VNet taken by ID is monitored by its owner
+                network_targets["virtual_network"] = net.vnet_id
         Monitoring(
             f"{name}-monitoring",
             MonitoringArgs(
@@ -71,20 +129,44 @@ class MlEnvironment(pulumi.ComponentResource):
                     "workspace": workspace.workspace.id,
                     "key_vault": workspace.key_vault.id,
                     "storage": workspace.storage.id,
+                    "container_registry": workspace.container_registry.id,
+                    "log_analytics": workspace.log_analytics.id,
+                    **network_targets,
                 },
                 log_analytics_id=workspace.log_analytics.id,
+                private_dns_zones=zones,
             ),
             opts=child,
         )
         self.resource_group_name = group.name
         self.workspace_name = workspace.workspace_name
-        self.ci_client_id = ci.client_id
+        self.deployer_client_id = ci.client_id
+        self.ci_client_id = ci.client_id  # the name before per-job identities; kept for existing programs
+        self.ml_operator_client_id = ci.ml_operator_client_id
+        self.monitor_client_id = ci.monitor_client_id
         self.preview_client_id = ci.preview_client_id
         self.registry_id = pulumi.Output.from_input(registry.registry_id)
         self.register_outputs(
             {
                 "resourceGroup": self.resource_group_name,
                 "workspace": self.workspace_name,
-                "ciClientId": self.ci_client_id,
+                "deployerClientId": self.deployer_client_id,
+                "mlOperatorClientId": self.ml_operator_client_id,
+                "monitorClientId": self.monitor_client_id,
+                "previewClientId": self.preview_client_id,
+                "runnerLabels": self.runner_labels,
             }
         )
+
+    def outputs(self) -> dict[str, pulumi.Input]:
+        """The stack outputs a generated program exports (stable names; docs/contracts.md)."""
+        return {
+            "resourceGroup": self.resource_group_name,
+            "workspace": self.workspace_name,
+            "deployerClientId": self.deployer_client_id,
+            "mlOperatorClientId": self.ml_operator_client_id,
+            "monitorClientId": self.monitor_client_id,
+            "previewClientId": self.preview_client_id,
+            "ciClientId": self.ci_client_id,
+            "runnerLabels": self.runner_labels,
+        }

@@ -1,4 +1,22 @@
-"""The identity GitHub Actions uses in one environment: OIDC federation, no secrets."""
+"""The identities GitHub Actions jobs log in as in one environment: OIDC federation, no secrets.
+
+One identity per job kind, each holding exactly what its operations need (the access matrix,
+`mlops-forge plan --access`, proves it against `stacks.permissions`):
+
+| identity   | GitHub environment | roles                                                          |
+|------------|--------------------|----------------------------------------------------------------|
+| deployer   | `<env>`            | Contributor + constrained RBAC Administrator (resource group)  |
+| ML operator| `<env>`            | AzureML Data Scientist + Reader (workspace), Storage Blob Data |
+|            |                    | Contributor (storage), AzureML Registry User (registry)        |
+| monitor    | `<env>`            | Monitoring Reader (resource group), Storage Blob Data Reader   |
+| previewer  | `<env>-preview`    | Reader (resource group)                                        |
+
+Jobs that name a GitHub `environment` present the subject `repo:OWNER/REPO:environment:NAME`,
+so the branch cannot be in the subject: the `<env>` environments allow deployments from the
+default branch only (a GitHub environment rule `bootstrap` sets; docs/stacks.md), which is
+what makes these identities default-branch-only. `<env>-preview` allows any branch and its
+identity can only read.
+"""
 
 from __future__ import annotations
 
@@ -12,6 +30,16 @@ from stacks.config import EnvironmentSettings
 
 GITHUB_ISSUER = "https://token.actions.githubusercontent.com"
 AZURE_AUDIENCE = "api://AzureADTokenExchange"
+# Azure's limit; creating several on one identity in parallel fails with 409, hence the chain.
+MAX_FEDERATED_CREDENTIALS = 20
+
+# Job kind → (stack output of its client ID, GitHub variable the workflows read). docs/contracts.md.
+JOB_IDENTITIES = {
+    "deployer": ("deployerClientId", "AZURE_DEPLOYER_CLIENT_ID"),
+    "ml-operator": ("mlOperatorClientId", "AZURE_ML_OPERATOR_CLIENT_ID"),
+    "monitor": ("monitorClientId", "AZURE_MONITOR_CLIENT_ID"),
+    "previewer": ("previewClientId", "AZURE_PREVIEW_CLIENT_ID"),
+}
 
 
 def github_subject(repository: str, environment: str) -> str:
@@ -30,52 +58,102 @@ class CiIdentityArgs:
     resource_group_name: pulumi.Input[str]
     resource_group_id: pulumi.Input[str]
     subscription_id: pulumi.Input[str]
+    workspace_id: pulumi.Input[str]
+    storage_id: pulumi.Input[str]
 
 
 class CiIdentity(pulumi.ComponentResource):
-    """Two user-assigned identities, each federated with one GitHub environment.
-
-    The deployer (GitHub environment `<env>`, where prod has required reviewers) may manage this
-    environment's resource group (Contributor) and grant only the roles the stack itself grants
-    (Role Based Access Control Administrator, constrained by a condition). The previewer
-    (`<env>-preview`, used by pull requests) can only read (Reader), so a pull request never
-    holds credentials that could change an environment, and prod previews need no approval.
-    """
+    """The deployer, ML operator, monitor and previewer identities of one environment."""
 
     def __init__(self, name: str, args: CiIdentityArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("mlopsforge:identity:CiIdentity", name, None, opts)
-        s = args.settings
+        s, names = args.settings, args.settings.names
         self._args = args
-        self.identity = self._federated(f"{name}", s.names.ci_identity, s.environment)
+        # Logical names of the deployer and previewer are unchanged so existing stacks keep them.
+        self.identity = self._federated(name, names.ci_identity, [s.environment])
+        self.ml_operator = self._federated(f"{name}-mlops", names.identity("mlops"), [s.environment])
+        self.monitor = self._federated(f"{name}-monitor", names.identity("monitor"), [s.environment])
         self.preview_identity = self._federated(
-            f"{name}-preview", s.names.preview_identity, preview_environment(s.environment)
+            f"{name}-preview", names.preview_identity, [preview_environment(s.environment)]
         )
-        common = {"scope": args.resource_group_id, "subscription_id": args.subscription_id, "parent": self}
-        deployer = {"key": (s.project, s.environment, "ci"), "principal_id": self.identity.principal_id}
-        roles.assign(f"{name}-contributor", role=roles.CONTRIBUTOR, **deployer, **common)
-        roles.assign(
+
+        group = {"scope": args.resource_group_id}
+        self._grant(f"{name}-contributor", "ci", self.identity, roles.CONTRIBUTOR, **group)
+        self._grant(
             f"{name}-role-admin",
-            role=roles.ROLE_BASED_ACCESS_CONTROL_ADMINISTRATOR,
+            "ci",
+            self.identity,
+            roles.ROLE_BASED_ACCESS_CONTROL_ADMINISTRATOR,
             condition=roles.delegation_condition(),
-            **deployer,
-            **common,
+            **group,
         )
-        roles.assign(
-            f"{name}-preview-reader",
-            key=(s.project, s.environment, "preview"),
-            role=roles.READER,
-            principal_id=self.preview_identity.principal_id,
-            **common,
+        self._grant(f"{name}-preview-reader", "preview", self.preview_identity, roles.READER, **group)
+        workspace, storage = {"scope": args.workspace_id}, {"scope": args.storage_id}
+        self._grant(
+            f"{name}-mlops-data-scientist",
+            "mlops",
+            self.ml_operator,
+            roles.AZUREML_DATA_SCIENTIST,
+            **workspace,
         )
+        # The Data Scientist role reads everything in a workspace but not the workspace itself,
+        # which the CLI GETs before every call.
+        self._grant(f"{name}-mlops-reader", "mlops", self.ml_operator, roles.READER, **workspace)
+        self._grant(
+            f"{name}-mlops-blob", "mlops", self.ml_operator, roles.STORAGE_BLOB_DATA_CONTRIBUTOR, **storage
+        )
+        self._grant(f"{name}-monitor-metrics", "monitor", self.monitor, roles.MONITORING_READER, **group)
+        self._grant(
+            f"{name}-monitor-blob", "monitor", self.monitor, roles.STORAGE_BLOB_DATA_READER, **storage
+        )
+
         self.client_id = self.identity.client_id
         self.principal_id = self.identity.principal_id
+        self.ml_operator_client_id = self.ml_operator.client_id
+        self.ml_operator_principal_id = self.ml_operator.principal_id
+        self.monitor_client_id = self.monitor.client_id
         self.preview_client_id = self.preview_identity.client_id
-        self.register_outputs({"clientId": self.client_id, "previewClientId": self.preview_client_id})
+        self.register_outputs(
+            {
+                "deployerClientId": self.client_id,
+                "mlOperatorClientId": self.ml_operator_client_id,
+                "monitorClientId": self.monitor_client_id,
+                "previewClientId": self.preview_client_id,
+            }
+        )
+
+    def _grant(
+        self,
+        logical_name: str,
+        who: str,
+        identity: managedidentity.UserAssignedIdentity,
+        role: str,
+        *,
+        scope: pulumi.Input[str],
+        condition: str | None = None,
+    ) -> None:
+        s = self._args.settings
+        roles.assign(
+            logical_name,
+            key=(s.project, s.environment, who)
+            if who in ("ci", "preview")
+            else (s.project, s.environment, who, logical_name),
+            role=role,
+            principal_id=identity.principal_id,
+            scope=scope,
+            subscription_id=self._args.subscription_id,
+            parent=self,
+            condition=condition,
+        )
 
     def _federated(
-        self, logical_name: str, identity_name: str, github_environment: str
+        self, logical_name: str, identity_name: str, github_environments: list[str]
     ) -> managedidentity.UserAssignedIdentity:
         s = self._args.settings
+        if len(github_environments) > MAX_FEDERATED_CREDENTIALS:
+            raise ValueError(
+                f"{identity_name}: Azure allows at most {MAX_FEDERATED_CREDENTIALS} federated credentials"
+            )
         child = pulumi.ResourceOptions(parent=self)
         identity = managedidentity.UserAssignedIdentity(
             f"{logical_name}-identity",
@@ -85,14 +163,19 @@ class CiIdentity(pulumi.ComponentResource):
             tags=s.tags,
             opts=child,
         )
-        managedidentity.FederatedIdentityCredential(
-            f"{logical_name}-github",
-            federated_identity_credential_resource_name=f"github-{github_environment}",
-            resource_name_=identity.name,
-            resource_group_name=self._args.resource_group_name,
-            issuer=GITHUB_ISSUER,
-            audiences=[AZURE_AUDIENCE],
-            subject=github_subject(s.github_repository, github_environment),
-            opts=child,
-        )
+        previous: list[pulumi.Resource] = []
+        for github_environment in github_environments:
+            # The first credential keeps the logical name existing stacks already have.
+            suffix = "" if not previous else f"-{github_environment}"
+            credential = managedidentity.FederatedIdentityCredential(
+                f"{logical_name}-github{suffix}",
+                federated_identity_credential_resource_name=f"github-{github_environment}",
+                resource_name_=identity.name,
+                resource_group_name=self._args.resource_group_name,
+                issuer=GITHUB_ISSUER,
+                audiences=[AZURE_AUDIENCE],
+                subject=github_subject(s.github_repository, github_environment),
+                opts=pulumi.ResourceOptions(parent=self, depends_on=previous),
+            )
+            previous = [credential]
         return identity

@@ -145,6 +145,9 @@ class Names:
     project: str
     environment: str
     seed: str = ""
+    # Bumped after a destroy: soft-deleted Key Vaults (7-90 days) and workspaces (14 days) keep
+    # their names, so the re-created ones need new names (docs/stacks.md, "Lifecycle").
+    generation: int = 1
 
     def __post_init__(self) -> None:
         check_project(self.project)
@@ -170,7 +173,8 @@ class Names:
 
     @property
     def ml_workspace(self) -> str:
-        return self._check("ml_workspace", f"mlw-{self.project}-{self.environment}")
+        again = f"-g{self.generation}" if self.generation > 1 else ""
+        return self._check("ml_workspace", f"mlw-{self.project}-{self.environment}{again}")
 
     @property
     def log_analytics(self) -> str:
@@ -186,6 +190,9 @@ class Names:
 
     @property
     def key_vault(self) -> str:
+        if self.generation > 1:
+            rotated = Names(self.project, self.environment, f"{self.seed}#g{self.generation}")
+            return self._check("key_vault", rotated._compact("kv", 24, sep="-"))
         return self._check("key_vault", self._compact("kv", 24, sep="-"))
 
     @property
@@ -208,6 +215,23 @@ class Names:
     @property
     def ci_identity(self) -> str:
         return self._check("managed_identity", f"id-{self.project}-{self.environment}-github")
+
+    def identity(self, kind: str) -> str:
+        """The user-assigned identity of one job kind (`mlops`, `monitor`) or workload (`compute`, `runner`)."""
+        return self._check("managed_identity", f"id-{self.project}-{self.environment}-{kind}")
+
+    @property
+    def virtual_network(self) -> str:
+        return f"vnet-{self.project}-{self.environment}"
+
+    @property
+    def runner_environment(self) -> str:
+        return f"cae-{self.project}-{self.environment}"
+
+    @property
+    def runner_job(self) -> str:
+        # Container Apps job names: at most 32 characters, unique in the resource group.
+        return "github-runner"
 
     @property
     def preview_identity(self) -> str:

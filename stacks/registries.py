@@ -10,8 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import pulumi
+from pulumi_azure_native import authorization, resources
 from pulumi_azure_native import machinelearningservices as ml
-from pulumi_azure_native import resources
 
 from stacks import naming, roles
 from stacks.config import EnvironmentSettings
@@ -23,6 +23,23 @@ class RegistryArgs:
     subscription_id: pulumi.Input[str]
     # Principal IDs (logical name → id) that need to read and write registry assets.
     users: dict[str, pulumi.Input[str]]
+    # The hosting environment's deployer manages the registry's resource group (tags, registry).
+    deployer_principal_id: pulumi.Input[str] | None = None
+    # Principals that approve the private endpoint a managed network opens to the registry.
+    approvers: dict[str, pulumi.Input[str]] | None = None
+
+
+def registry_id(settings: EnvironmentSettings, subscription_id: pulumi.Input[str]) -> pulumi.Output[str]:
+    """The shared registry's resource ID, known before it exists (it is named, not generated)."""
+    if settings.registry_mode == "existing":
+        return pulumi.Output.from_input(settings.registry_id or "")
+    group_name, registry_name = naming.registry_names(settings.project, seed=settings.github_repository)
+    return pulumi.Output.concat(
+        "/subscriptions/",
+        subscription_id,
+        f"/resourceGroups/{group_name}",
+        f"/providers/Microsoft.MachineLearningServices/registries/{registry_name}",
+    )
 
 
 class ModelRegistry(pulumi.ComponentResource):
@@ -73,19 +90,53 @@ class ModelRegistry(pulumi.ComponentResource):
                 opts=keep,
             )
             self.registry_id = registry.id
-        else:
-            self.registry_id = pulumi.Output.concat(
-                "/subscriptions/",
-                args.subscription_id,
-                f"/resourceGroups/{group_name}",
-                f"/providers/Microsoft.MachineLearningServices/registries/{registry_name}",
+            # The registry holds every promoted model: protect it like the other data stores.
+            authorization.ManagementLockByScope(
+                f"{name}-lock",
+                lock_name="do-not-delete",
+                level="CanNotDelete",
+                scope=registry.id,
+                notes="The shared Azure ML registry; every environment deploys from it.",
+                opts=pulumi.ResourceOptions(parent=self),
             )
+            if args.deployer_principal_id is not None:
+                # CI manages the group it hosts (re-tagging on template updates needs write access).
+                for key, role, condition in (
+                    ("contributor", roles.CONTRIBUTOR, None),
+                    (
+                        "role-admin",
+                        roles.ROLE_BASED_ACCESS_CONTROL_ADMINISTRATOR,
+                        roles.delegation_condition(),
+                    ),
+                ):
+                    roles.assign(
+                        f"{name}-group-{key}",
+                        key=(s.project, s.environment, "registry-group", key),
+                        role=role,
+                        principal_id=args.deployer_principal_id,
+                        scope=group.id,
+                        subscription_id=args.subscription_id,
+                        parent=self,
+                        condition=condition,
+                    )
+        else:
+            self.registry_id = registry_id(s, args.subscription_id)
 
         for user, principal_id in args.users.items():
             roles.assign(
                 f"{name}-{user}-registry-user",
                 key=(s.project, s.environment, "registry", user),
                 role=roles.AZUREML_REGISTRY_USER,
+                principal_id=principal_id,
+                scope=self.registry_id,
+                subscription_id=args.subscription_id,
+                parent=self,
+            )
+        for who, principal_id in (args.approvers or {}).items():
+            roles.assign(
+                f"{name}-{who}-approver",
+                key=(s.project, s.environment, "registry-approver", who),
+                role=roles.NETWORK_CONNECTION_APPROVER,
                 principal_id=principal_id,
                 scope=self.registry_id,
                 subscription_id=args.subscription_id,

@@ -10,22 +10,36 @@ import uuid
 import pulumi
 from pulumi_azure_native import authorization
 
-CONTRIBUTOR = "b24988ac-6180-42a0-ab88-20f7382dd24c"
-READER = "acdd72a7-3385-48ef-bd42-f606fba81ae7"
-ROLE_BASED_ACCESS_CONTROL_ADMINISTRATOR = "f58310d9-a9f6-439a-9e8d-f62e7b41a168"
-AZUREML_DATA_SCIENTIST = "f6c7c914-8db3-469d-8ca1-694a8f32e121"
-AZUREML_REGISTRY_USER = "1823dd4f-9b8c-4ab6-ab4e-7397a3684615"
+from stacks import permissions
 
-NAMES = {
-    CONTRIBUTOR: "Contributor",
-    READER: "Reader",
-    ROLE_BASED_ACCESS_CONTROL_ADMINISTRATOR: "Role Based Access Control Administrator",
-    AZUREML_DATA_SCIENTIST: "AzureML Data Scientist",
-    AZUREML_REGISTRY_USER: "AzureML Registry User",
-}
+CONTRIBUTOR = permissions.CONTRIBUTOR.guid
+READER = permissions.READER.guid
+ROLE_BASED_ACCESS_CONTROL_ADMINISTRATOR = permissions.ROLE_BASED_ACCESS_CONTROL_ADMINISTRATOR.guid
+AZUREML_DATA_SCIENTIST = permissions.AZUREML_DATA_SCIENTIST.guid
+AZUREML_REGISTRY_USER = permissions.AZUREML_REGISTRY_USER.guid
+STORAGE_BLOB_DATA_CONTRIBUTOR = permissions.STORAGE_BLOB_DATA_CONTRIBUTOR.guid
+STORAGE_BLOB_DATA_READER = permissions.STORAGE_BLOB_DATA_READER.guid
+ACR_PULL = permissions.ACR_PULL.guid
+KEY_VAULT_SECRETS_USER = permissions.KEY_VAULT_SECRETS_USER.guid
+MONITORING_READER = permissions.MONITORING_READER.guid
+NETWORK_CONNECTION_APPROVER = permissions.AZURE_AI_ENTERPRISE_NETWORK_CONNECTION_APPROVER.guid
 
-# Roles the CI identity may hand out (and only these): what the stacks themselves assign.
-DELEGABLE_ROLES = (AZUREML_DATA_SCIENTIST, AZUREML_REGISTRY_USER)
+NAMES = {r.guid: r.name for r in permissions.ROLES.values()}
+
+# Roles the deployer may hand out (and only these, only to service principals): exactly the
+# ones the stack itself assigns to the job and workload identities.
+DELEGABLE_ROLES = (
+    AZUREML_DATA_SCIENTIST,
+    AZUREML_REGISTRY_USER,
+    READER,
+    STORAGE_BLOB_DATA_CONTRIBUTOR,
+    STORAGE_BLOB_DATA_READER,
+    ACR_PULL,
+    KEY_VAULT_SECRETS_USER,
+    MONITORING_READER,
+    NETWORK_CONNECTION_APPROVER,
+)
+DELEGABLE_PRINCIPAL_TYPES = ("ServicePrincipal",)
 
 # A fixed namespace keeps assignment names stable across runs and machines.
 _NAMESPACE = uuid.UUID("6f1b0f4e-3f5c-4a7e-9a53-6d2f0e7f3c11")
@@ -42,16 +56,28 @@ def assignment_name(*parts: str) -> str:
     return str(uuid.uuid5(_NAMESPACE, "/".join(parts)))
 
 
-def delegation_condition(roles: tuple[str, ...] = DELEGABLE_ROLES) -> str:
-    """ABAC condition restricting a Role Based Access Control Administrator to `roles`."""
+def delegation_condition(
+    roles: tuple[str, ...] = DELEGABLE_ROLES, principal_types: tuple[str, ...] = DELEGABLE_PRINCIPAL_TYPES
+) -> str:
+    """ABAC condition restricting a Role Based Access Control Administrator to `roles` and `principal_types`.
+
+    The shape of Microsoft's "Constrain roles and principal types" example (Azure RBAC,
+    "Examples to delegate Azure role assignment management with conditions"): without the
+    principal-type half, the deployer could grant a delegable role to any user or group.
+    """
     guids = ", ".join(roles)
-    return (
-        "((!(ActionMatches{'Microsoft.Authorization/roleAssignments/write'})) OR "
-        f"(@Request[Microsoft.Authorization/roleAssignments:RoleDefinitionId] ForAnyOfAnyValues:GuidEquals {{{guids}}}))"
-        " AND "
-        "((!(ActionMatches{'Microsoft.Authorization/roleAssignments/delete'})) OR "
-        f"(@Resource[Microsoft.Authorization/roleAssignments:RoleDefinitionId] ForAnyOfAnyValues:GuidEquals {{{guids}}}))"
-    )
+    types = ", ".join(f"'{t}'" for t in principal_types)
+
+    def half(action: str, source: str) -> str:
+        return (
+            f"((!(ActionMatches{{'Microsoft.Authorization/roleAssignments/{action}'}})) OR "
+            f"(@{source}[Microsoft.Authorization/roleAssignments:RoleDefinitionId] "
+            f"ForAnyOfAnyValues:GuidEquals {{{guids}}} AND "
+            f"@{source}[Microsoft.Authorization/roleAssignments:PrincipalType] "
+            f"ForAnyOfAnyValues:StringEqualsIgnoreCase {{{types}}}))"
+        )
+
+    return f"{half('write', 'Request')} AND {half('delete', 'Resource')}"
 
 
 def assign(
@@ -64,6 +90,7 @@ def assign(
     subscription_id: pulumi.Input[str],
     parent: pulumi.Resource,
     condition: str | None = None,
+    depends_on: list[pulumi.Resource] | None = None,
 ) -> authorization.RoleAssignment:
     """Assign `role` to a service principal at `scope`, named by a GUID derived from `key`."""
     return authorization.RoleAssignment(
@@ -75,5 +102,5 @@ def assign(
         scope=scope,
         condition=condition,
         condition_version="2.0" if condition else None,
-        opts=pulumi.ResourceOptions(parent=parent),
+        opts=pulumi.ResourceOptions(parent=parent, depends_on=depends_on),
     )

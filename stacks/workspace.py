@@ -1,4 +1,16 @@
-"""The Azure ML workspace and what it depends on: logs, insights, key vault, storage, registry."""
+"""The Azure ML workspace and what it depends on: logs, insights, key vault, storage, registry.
+
+Network modes (`forge:networkMode`): `private` turns public network access off on the
+workspace, storage, Key Vault and container registry (they are reached through private
+endpoints, `stacks.network`); `ip-allowlist` keeps them public but lets only the listed
+addresses in (the workspace API in pulumi-azure-native 3.29 has no IP rules, so the workspace
+itself stays open: docs/stacks.md); `public` restricts nothing.
+
+Lifecycle: in strict environments the stateful data resources (storage, Key Vault, container
+registry) carry `CanNotDelete` locks, but not the workspace or its resource group: Microsoft's
+managed-network documentation asks for no scope locks there, since the managed network's own
+operations would be blocked. Pulumi's `protect` covers the workspace instead.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +19,7 @@ from dataclasses import dataclass
 import pulumi
 from pulumi_azure_native import (
     applicationinsights,
+    authorization,
     containerregistry,
     keyvault,
     machinelearningservices,
@@ -17,14 +30,8 @@ from pulumi_azure_native import (
 
 from stacks.config import EnvironmentSettings
 
-# Diagnostic log categories of Microsoft.MachineLearningServices/workspaces (Azure Monitor reference).
-WORKSPACE_LOG_CATEGORIES = (
-    "AmlComputeClusterEvent",
-    "AmlComputeClusterNodeEvent",
-    "AmlComputeJobEvent",
-    "AmlComputeCpuGpuUtilization",
-    "AmlRunStatusChangedEvent",
-)
+# The shared Azure ML registry's private-endpoint sub-resource, for the managed network's rule.
+REGISTRY_SUBRESOURCE = "amlregistry"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -32,6 +39,7 @@ class WorkspaceArgs:
     settings: EnvironmentSettings
     resource_group_name: pulumi.Input[str]
     tenant_id: pulumi.Input[str]
+    registry_id: pulumi.Input[str] | None = None  # reached from the managed network by private endpoint
 
 
 class MlWorkspace(pulumi.ComponentResource):
@@ -39,7 +47,8 @@ class MlWorkspace(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: WorkspaceArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("mlopsforge:workspace:MlWorkspace", name, None, opts)
-        s, p, names = args.settings, args.settings.profile, args.settings.names
+        s, p, names, n = args.settings, args.settings.profile, args.settings.names, args.settings.network
+        self._strict = p.strict
         child = pulumi.ResourceOptions(parent=self)
         common = {"resource_group_name": args.resource_group_name, "location": s.location, "tags": s.tags}
 
@@ -72,8 +81,16 @@ class MlWorkspace(pulumi.ComponentResource):
                 soft_delete_retention_in_days=p.key_vault_soft_delete_days,
                 # Azure rejects an explicit `false`: purge protection can only be switched on.
                 enable_purge_protection=True if p.key_vault_purge_protection else None,
+                public_network_access="Disabled" if n.private else "Enabled",
+                network_acls=keyvault.NetworkRuleSetArgs(
+                    default_action="Deny",
+                    bypass="AzureServices",
+                    ip_rules=[keyvault.IPRuleArgs(value=ip) for ip in n.allowed_ips],
+                )
+                if n.mode != "public"
+                else None,
             ),
-            opts=child,
+            opts=self._stateful(child),
             **common,
         )
         self.storage = storage.StorageAccount(
@@ -85,7 +102,17 @@ class MlWorkspace(pulumi.ComponentResource):
             minimum_tls_version="TLS1_2",
             enable_https_traffic_only=True,
             allow_shared_key_access=not p.identity_datastores,
-            opts=child,
+            public_network_access="Disabled" if n.private else "Enabled",
+            network_rule_set=storage.NetworkRuleSetArgs(
+                default_action="Deny",
+                bypass="AzureServices",
+                ip_rules=[
+                    storage.IPRuleArgs(i_p_address_or_range=ip, action="Allow") for ip in n.allowed_ips
+                ],
+            )
+            if n.mode != "public"
+            else None,
+            opts=self._stateful(child),
             **common,
         )
         self.container_registry = containerregistry.Registry(
@@ -94,9 +121,36 @@ class MlWorkspace(pulumi.ComponentResource):
             sku=containerregistry.SkuArgs(name=p.container_registry_sku),
             admin_user_enabled=False,
             anonymous_pull_enabled=False,
-            public_network_access="Disabled" if p.private_network else "Enabled",
-            opts=child,
+            public_network_access="Disabled" if n.private else "Enabled",
+            network_rule_bypass_options="AzureServices",
+            network_rule_set=containerregistry.NetworkRuleSetArgs(
+                default_action="Deny",
+                ip_rules=[
+                    containerregistry.IPRuleArgs(i_p_address_or_range=ip, action="Allow")
+                    for ip in n.allowed_ips
+                ],
+            )
+            if n.mode == "ip-allowlist"
+            else None,
+            opts=self._stateful(child),
             **common,
+        )
+        managed = n.private
+        outbound = (
+            {
+                # Environments are built once (in the first environment, with internet access)
+                # and shared through the registry; this path is all prod needs, so it runs
+                # without FQDN rules or the managed firewall they require (docs/stacks.md).
+                "shared-registry": machinelearningservices.PrivateEndpointOutboundRuleArgs(
+                    type="PrivateEndpoint",
+                    category="UserDefined",
+                    destination=machinelearningservices.PrivateEndpointDestinationArgs(
+                        service_resource_id=args.registry_id, subresource_target=REGISTRY_SUBRESOURCE
+                    ),
+                )
+            }
+            if managed and args.registry_id is not None
+            else None
         )
         self.workspace = machinelearningservices.Workspace(
             f"{name}-workspace",
@@ -109,30 +163,72 @@ class MlWorkspace(pulumi.ComponentResource):
             application_insights=self.app_insights.id,
             container_registry=self.container_registry.id,
             system_datastores_auth_mode="identity" if p.identity_datastores else "accessKey",
-            public_network_access="Disabled" if p.private_network else "Enabled",
+            public_network_access="Disabled" if n.private else "Enabled",
             managed_network=machinelearningservices.ManagedNetworkSettingsArgs(
-                isolation_mode="AllowOnlyApprovedOutbound" if p.private_network else "Disabled"
+                isolation_mode="AllowOnlyApprovedOutbound" if managed else "Disabled",
+                outbound_rules=outbound,
             ),
-            opts=child,
+            # Isolation can only be tightened after creation: provision it with the workspace.
+            provision_network_now=True if managed else None,
+            # A private registry cannot build images through ACR Tasks on the public path; the
+            # CPU cluster (inside the managed network) builds them instead.
+            image_build_compute=names.cpu_cluster,
+            # Managed-network docs: no scope lock on the workspace; `protect` keeps it in strict ones.
+            opts=pulumi.ResourceOptions(parent=self, protect=p.strict),
             **common,
         )
-        self._send_logs(f"{name}-workspace-diagnostics", self.workspace.id, WORKSPACE_LOG_CATEGORIES)
-        self._send_logs(f"{name}-vault-diagnostics", self.key_vault.id, ("AuditEvent",))
+        # allLogs and metrics of every resource that has them, into the environment's workspace.
+        # (Application Insights is workspace-based: its telemetry is in the workspace already.)
+        for key, resource_id in (
+            ("workspace", self.workspace.id),
+            ("vault", self.key_vault.id),
+            ("registry", self.container_registry.id),
+            ("logs", self.log_analytics.id),
+        ):
+            self._send_logs(f"{name}-{key}-diagnostics", resource_id)
+        # A storage account's logs are per service; the account itself has metrics only.
+        self._send_logs(f"{name}-storage-diagnostics", self.storage.id, logs=False)
+        for service in ("blobServices", "fileServices"):
+            self._send_logs(
+                f"{name}-storage-{service.removesuffix('Services')}-diagnostics",
+                pulumi.Output.concat(self.storage.id, f"/{service}/default"),
+            )
+        if p.strict:
+            self.lock(name)
         self.workspace_name = self.workspace.name
         self.principal_id = self.workspace.identity.apply(lambda i: i.principal_id if i else None)
         self.register_outputs({"workspaceId": self.workspace.id, "logAnalyticsId": self.log_analytics.id})
 
-    def _send_logs(
-        self, logical_name: str, resource_id: pulumi.Input[str], categories: tuple[str, ...]
-    ) -> None:
-        """Diagnostic logs and metrics of a resource into resource-specific Log Analytics tables."""
+    def _stateful(self, child: pulumi.ResourceOptions) -> pulumi.ResourceOptions:
+        return pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(protect=self._strict))
+
+    def lock(self, name: str) -> None:
+        """CanNotDelete on the resources that hold data (strict environments), never on the workspace."""
+        for key, resource in (
+            ("storage", self.storage),
+            ("vault", self.key_vault),
+            ("registry", self.container_registry),
+        ):
+            authorization.ManagementLockByScope(
+                f"{name}-{key}-lock",
+                lock_name="do-not-delete",
+                level="CanNotDelete",
+                scope=resource.id,
+                notes="Holds this environment's data; remove deliberately before a destroy.",
+                opts=pulumi.ResourceOptions(parent=self),
+            )
+
+    def _send_logs(self, logical_name: str, resource_id: pulumi.Input[str], *, logs: bool = True) -> None:
+        """allLogs and AllMetrics of a resource into resource-specific Log Analytics tables."""
         monitor.DiagnosticSetting(
             logical_name,
             name="to-log-analytics",
             resource_uri=resource_id,
             workspace_id=self.log_analytics.id,
             log_analytics_destination_type="Dedicated",
-            logs=[monitor.DiagnosticsLogSettingsArgs(category=c, enabled=True) for c in categories],
+            logs=[monitor.DiagnosticsLogSettingsArgs(category_group="allLogs", enabled=True)]
+            if logs
+            else None,
             metrics=[monitor.DiagnosticsMetricSettingsArgs(category="AllMetrics", enabled=True)],
             opts=pulumi.ResourceOptions(parent=self),
         )

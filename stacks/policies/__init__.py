@@ -15,9 +15,11 @@ from pulumi_policy import (
     ReportViolation,
     ResourceValidationArgs,
     ResourceValidationPolicy,
+    StackValidationArgs,
+    StackValidationPolicy,
 )
 
-from stacks.policies.rules import RULES, Rule, enforcement
+from stacks.policies.rules import RULES, STACK_RULES, Rule, StackResource, StackRule, enforcement
 from stacks.profiles import get_profile
 
 
@@ -47,9 +49,30 @@ def _validator(rule: Rule):
     return validate
 
 
-def build_policies(strict: bool) -> list[ResourceValidationPolicy]:
+def _stack_validator(rule: StackRule):
+    def validate(args: StackValidationArgs, report_violation: ReportViolation) -> None:
+        resources = [
+            StackResource(r.resource_type, r.name, r.props, bool(getattr(r.opts, "protect", False)))
+            for r in args.resources
+        ]
+        for name, message in rule.check(resources):
+            report_violation(f"{name}: {message}", None)
+
+    return validate
+
+
+def build_policies(strict: bool) -> list[ResourceValidationPolicy | StackValidationPolicy]:
     """The pulumi-policy policies for a strict (prod-like) or relaxed environment."""
-    return [
+    stack = [
+        StackValidationPolicy(
+            name=rule.name,
+            description=rule.description,
+            validate=_stack_validator(rule),
+            enforcement_level=EnforcementLevel(enforcement(rule, strict)),
+        )
+        for rule in STACK_RULES
+    ]
+    return stack + [
         ResourceValidationPolicy(
             name=rule.name,
             description=rule.description,
@@ -84,7 +107,17 @@ def evaluate(plan, strict: bool | None = None) -> list[Violation]:
     if strict is None:
         strict = is_strict(plan.environment)
     violations: list[Violation] = []
+    stack_resources = [
+        StackResource(r.type, r.name, r.properties, r.protect) for r in plan.resources if r.custom
+    ]
+    for rule in STACK_RULES:
+        level = enforcement(rule, strict)
+        violations += [
+            Violation(rule.name, name, level, message) for name, message in rule.check(stack_resources)
+        ]
     for policy in build_policies(strict):
+        if isinstance(policy, StackValidationPolicy):
+            continue
         level = policy.enforcement_level.value
         for resource in plan.resources:
             if not resource.custom:

@@ -24,6 +24,9 @@ UNTAGGABLE = {
     "azure-native:monitor:DiagnosticSetting",
     "azure-native:managedidentity:FederatedIdentityCredential",
     "azure-native:consumption:Budget",
+    "azure-native:authorization:ManagementLockByScope",
+    "azure-native:network:Subnet",
+    "azure-native:network:PrivateDnsZoneGroup",
 }
 
 
@@ -160,6 +163,69 @@ def _log_retention(_: str, props: Props) -> Iterator[str]:
         yield f"retentionInDays must be at least 90, found {days!r}"
 
 
+def _no_open_network(acl_path: tuple[str, ...]) -> Callable[[str, Props], Iterator[str]]:
+    """Public network access off, or on with a deny-by-default rule set (the IP allow list mode)."""
+
+    def check(_: str, props: Props) -> Iterator[str]:
+        public = _get(props, *acl_path[:-2], "publicNetworkAccess")
+        if public != "Disabled" and _get(props, *acl_path) != "Deny":
+            yield (
+                f"publicNetworkAccess must be 'Disabled' (or {'.'.join(acl_path)} 'Deny' with an "
+                f"IP allow list), found {public!r}"
+            )
+
+    return check
+
+
+def _managed_network_provisioned(_: str, props: Props) -> Iterator[str]:
+    if _get(props, "managedNetwork", "isolationMode") in (None, "Disabled"):
+        return
+    # Isolation can only be tightened after creation, so it is provisioned with the workspace.
+    yield from _expect(props, ("provisionNetworkNow",), True, "provisionNetworkNow")
+    if not _get(props, "imageBuildCompute"):
+        yield "imageBuildCompute must name a cluster: a private registry cannot build images with ACR Tasks"
+
+
+def _cluster_user_assigned(_: str, props: Props) -> Iterator[str]:
+    if _compute_kind(props) != "AmlCompute":
+        return
+    if _get(props, "identity", "type") != "UserAssigned":
+        yield "clusters run as the stack's user-assigned identity (blob data and AcrPull are granted to it)"
+
+
+def _instance_has_user(_: str, props: Props) -> Iterator[str]:
+    if _compute_kind(props) != "ComputeInstance":
+        return
+    user = _get(
+        props, "properties", "properties", "personalComputeInstanceSettings", "assignedUser", "objectId"
+    )
+    if not user:
+        yield "a compute instance must be assigned to a named user (forge:computeInstanceUser)"
+
+
+RBAC_ADMINISTRATOR = "f58310d9-a9f6-439a-9e8d-f62e7b41a168"
+
+
+def _delegation_constrained(_: str, props: Props) -> Iterator[str]:
+    if not str(_get(props, "roleDefinitionId") or "").endswith(RBAC_ADMINISTRATOR):
+        return
+    condition = str(_get(props, "condition") or "")
+    for attribute in ("roleAssignments:RoleDefinitionId", "roleAssignments:PrincipalType"):
+        if attribute not in condition:
+            yield f"the Role Based Access Control Administrator's condition must restrict {attribute.split(':')[1]}"
+
+
+def _runner_secret_in_key_vault(_: str, props: Props) -> Iterator[str]:
+    for secret in _get(props, "configuration", "secrets") or []:
+        if secret.get("value") is not None or not secret.get("keyVaultUrl") or not secret.get("identity"):
+            yield f"secret {secret.get('name')!r} must be a Key Vault reference resolved by the job's identity"
+    rules = _get(props, "configuration", "eventTriggerConfig", "scale", "rules") or []
+    if not any(rule.get("type") == "github-runner" for rule in rules):
+        yield "the runner job must scale on KEDA's github-runner scaler"
+    if (_get(props, "configuration", "replicaTimeout") or 0) < 180 * 60:
+        yield "configuration.replicaTimeout must outlast the longest CI job (180 minutes)"
+
+
 STORAGE = "azure-native:storage:StorageAccount"
 VAULT = "azure-native:keyvault:Vault"
 ACR = "azure-native:containerregistry:Registry"
@@ -167,6 +233,8 @@ WORKSPACE = "azure-native:machinelearningservices:Workspace"
 COMPUTE = "azure-native:machinelearningservices:Compute"
 FEDERATION = "azure-native:managedidentity:FederatedIdentityCredential"
 LOGS = "azure-native:operationalinsights:Workspace"
+ROLE_ASSIGNMENT = "azure-native:authorization:RoleAssignment"
+RUNNER_JOB = "azure-native:app:Job"
 
 RULES: tuple[Rule, ...] = (
     Rule(
@@ -257,6 +325,55 @@ RULES: tuple[Rule, ...] = (
         _tags,
     ),
     Rule(
+        "storage-no-open-network",
+        "Storage: public network access off (private endpoints), or deny-by-default with an IP allow list.",
+        "strict",
+        (STORAGE,),
+        _no_open_network(("networkRuleSet", "defaultAction")),
+    ),
+    Rule(
+        "key-vault-no-open-network",
+        "Key Vault: public network access off (private endpoint), or deny-by-default with an IP allow list.",
+        "strict",
+        (VAULT,),
+        _no_open_network(("properties", "networkAcls", "defaultAction")),
+    ),
+    Rule(
+        "workspace-managed-network-provisioned",
+        "ML workspace: a managed network is provisioned with the workspace and images build on a cluster.",
+        "mandatory",
+        (WORKSPACE,),
+        _managed_network_provisioned,
+    ),
+    Rule(
+        "compute-user-assigned-identity",
+        "Compute clusters run as the stack's user-assigned identity.",
+        "mandatory",
+        (COMPUTE,),
+        _cluster_user_assigned,
+    ),
+    Rule(
+        "compute-instance-assigned-user",
+        "A compute instance belongs to one named user.",
+        "mandatory",
+        (COMPUTE,),
+        _instance_has_user,
+    ),
+    Rule(
+        "rbac-administrator-constrained",
+        "The deployer's Role Based Access Control Administrator is limited to given roles and principal types.",
+        "mandatory",
+        (ROLE_ASSIGNMENT,),
+        _delegation_constrained,
+    ),
+    Rule(
+        "runner-secret-from-key-vault",
+        "Runner jobs take the GitHub credential from Key Vault and outlast the longest CI job.",
+        "mandatory",
+        (RUNNER_JOB,),
+        _runner_secret_in_key_vault,
+    ),
+    Rule(
         "log-retention-90-days",
         "Log Analytics keeps logs at least 90 days.",
         "strict",
@@ -269,3 +386,147 @@ RULES: tuple[Rule, ...] = (
 def enforcement(rule: Rule, strict: bool) -> str:
     """`mandatory` or `advisory` for this rule in a strict or relaxed environment."""
     return "mandatory" if rule.level == "mandatory" or (rule.level == "strict" and strict) else "advisory"
+
+
+# --- Rules over the whole plan (pulumi-policy stack validation) ---
+
+# What a private environment needs, by private endpoint group id, and the zones Microsoft
+# documents for each (kept equal to stacks.network.PRIVATE_DNS_ZONES by a test).
+PRIVATE_ENDPOINT_ZONES: dict[str, tuple[str, ...]] = {
+    "amlworkspace": ("privatelink.api.azureml.ms", "privatelink.notebooks.azure.net"),
+    "blob": ("privatelink.blob.core.windows.net",),
+    "file": ("privatelink.file.core.windows.net",),
+    "vault": ("privatelink.vaultcore.azure.net",),
+    "registry": ("privatelink.azurecr.io",),
+}
+LOCKED_TYPES = (STORAGE, VAULT, ACR, "azure-native:machinelearningservices:Registry")
+
+
+@dataclass(frozen=True)
+class StackResource:
+    type: str
+    name: str
+    props: Props
+    protect: bool = False
+
+
+@dataclass(frozen=True)
+class StackRule:
+    name: str
+    description: str
+    level: str
+    check: Callable[[list[StackResource]], Iterator[tuple[str, str]]]  # → (resource name, message)
+
+
+def _of(resources: list[StackResource], token: str) -> list[StackResource]:
+    return [r for r in resources if r.type == token]
+
+
+def _is_private(resources: list[StackResource]) -> bool:
+    return any(_get(r.props, "publicNetworkAccess") == "Disabled" for r in _of(resources, WORKSPACE))
+
+
+def _private_endpoints(resources: list[StackResource]) -> Iterator[tuple[str, str]]:
+    if not _is_private(resources):
+        return
+    workspace = _of(resources, WORKSPACE)[0].name
+    groups = {
+        group
+        for r in _of(resources, "azure-native:network:PrivateEndpoint")
+        for connection in _get(r.props, "privateLinkServiceConnections") or []
+        for group in connection.get("groupIds") or []
+    }
+    for group in PRIVATE_ENDPOINT_ZONES:
+        if group not in groups:
+            yield workspace, f"no private endpoint for sub-resource {group!r}"
+    zones = {_get(r.props, "privateZoneName") for r in _of(resources, "azure-native:privatedns:PrivateZone")}
+    linked = {
+        _get(r.props, "privateZoneName") for r in _of(resources, "azure-native:privatedns:VirtualNetworkLink")
+    }
+    for zone in sorted({z for zs in PRIVATE_ENDPOINT_ZONES.values() for z in zs}):
+        if zone not in zones:
+            yield workspace, f"private DNS zone {zone} missing"
+        elif zone not in linked:
+            yield workspace, f"private DNS zone {zone} is not linked to the VNet"
+
+
+def _runner_path(resources: list[StackResource]) -> Iterator[tuple[str, str]]:
+    if not _is_private(resources):
+        return
+    workspace = _of(resources, WORKSPACE)[0].name
+    jobs = [
+        r
+        for r in _of(resources, RUNNER_JOB)
+        for rule in _get(r.props, "configuration", "eventTriggerConfig", "scale", "rules") or []
+        if rule.get("type") == "github-runner"
+    ]
+    if not jobs:
+        yield workspace, "a private workspace needs self-hosted runners in its VNet (no CI path otherwise)"
+    environments = _of(resources, "azure-native:app:ManagedEnvironment")
+    if jobs and not any(_get(e.props, "vnetConfiguration", "infrastructureSubnetId") for e in environments):
+        yield jobs[0].name, "the runners' Container Apps environment must be in the VNet"
+    delegated = [
+        s
+        for s in _of(resources, "azure-native:network:Subnet")
+        for d in _get(s.props, "delegations") or []
+        if d.get("serviceName") == "Microsoft.App/environments"
+    ]
+    if jobs and not delegated:
+        yield jobs[0].name, "the runners' subnet must be delegated to Microsoft.App/environments"
+
+
+def _locks(resources: list[StackResource], *, strict: bool) -> Iterator[tuple[str, str]]:
+    scopes = {
+        str(_get(r.props, "scope") or "")
+        for r in _of(resources, "azure-native:authorization:ManagementLockByScope")
+    }
+    for scope in scopes:
+        # Managed-network docs: scope locks on the workspace or its group block its operations.
+        if "/providers/" not in scope or scope.endswith(
+            tuple(f"/workspaces/{_get(w.props, 'workspaceName')}" for w in _of(resources, WORKSPACE))
+        ):
+            yield "lock", f"no lock may cover the workspace or its resource group, found one on {scope}"
+    if not strict:
+        return
+    for r in resources:
+        if r.type not in LOCKED_TYPES[:3]:
+            continue
+        name_key = {STORAGE: "accountName", VAULT: "vaultName", ACR: "registryName"}[r.type]
+        name = _get(r.props, name_key)
+        if not any(scope.endswith(f"/{name}") for scope in scopes):
+            yield r.name, "holds data: needs a CanNotDelete lock"
+    for w in _of(resources, WORKSPACE):
+        if not w.protect:
+            yield (
+                w.name,
+                "the workspace needs Pulumi's protect (a scope lock would break its managed network)",
+            )
+
+
+STACK_RULES: tuple[StackRule, ...] = (
+    StackRule(
+        "private-endpoints-and-dns",
+        "A private workspace has private endpoints for workspace, blob, file, Key Vault and registry, "
+        "with Microsoft's private DNS zones linked to the VNet.",
+        "mandatory",
+        _private_endpoints,
+    ),
+    StackRule(
+        "runner-path-present",
+        "A private workspace has ephemeral GitHub runners in its VNet.",
+        "mandatory",
+        _runner_path,
+    ),
+    StackRule(
+        "no-scope-lock-on-workspace",
+        "No lock on the workspace or its resource group (managed network).",
+        "mandatory",
+        lambda resources: _locks(resources, strict=False),
+    ),
+    StackRule(
+        "locks-on-data-protect-on-workspace",
+        "Stateful data resources carry CanNotDelete locks; Pulumi protects the workspace.",
+        "strict",
+        lambda resources: (v for v in _locks(resources, strict=True) if not v[1].startswith("no lock may")),
+    ),
+)

@@ -43,6 +43,24 @@ ARM_TYPES: dict[str, tuple[str, str]] = {
     "azure-native:monitor:ActionGroup": ("Microsoft.Insights/actionGroups", "actionGroupName"),
     "azure-native:monitor:MetricAlert": ("Microsoft.Insights/metricAlerts", "ruleName"),
     "azure-native:monitor:ScheduledQueryRule": ("Microsoft.Insights/scheduledQueryRules", "ruleName"),
+    "azure-native:monitor:ActivityLogAlert": ("Microsoft.Insights/activityLogAlerts", "activityLogAlertName"),
+    "azure-native:network:VirtualNetwork": ("Microsoft.Network/virtualNetworks", "virtualNetworkName"),
+    "azure-native:network:Subnet": (
+        "Microsoft.Network/virtualNetworks/{virtualNetworkName}/subnets",
+        "subnetName",
+    ),
+    "azure-native:network:PrivateEndpoint": ("Microsoft.Network/privateEndpoints", "privateEndpointName"),
+    "azure-native:network:PrivateDnsZoneGroup": (
+        "Microsoft.Network/privateEndpoints/{privateEndpointName}/privateDnsZoneGroups",
+        "privateDnsZoneGroupName",
+    ),
+    "azure-native:privatedns:PrivateZone": ("Microsoft.Network/privateDnsZones", "privateZoneName"),
+    "azure-native:privatedns:VirtualNetworkLink": (
+        "Microsoft.Network/privateDnsZones/{privateZoneName}/virtualNetworkLinks",
+        "virtualNetworkLinkName",
+    ),
+    "azure-native:app:ManagedEnvironment": ("Microsoft.App/managedEnvironments", "environmentName"),
+    "azure-native:app:Job": ("Microsoft.App/jobs", "jobName"),
     "azure-native:managedidentity:UserAssignedIdentity": (
         "Microsoft.ManagedIdentity/userAssignedIdentities",
         "resourceName",
@@ -65,6 +83,11 @@ EXTENSION_TYPES: dict[str, tuple[str, str, str]] = {
         "roleAssignmentName",
     ),
     "azure-native:consumption:Budget": ("scope", "Microsoft.Consumption/budgets", "budgetName"),
+    "azure-native:authorization:ManagementLockByScope": (
+        "scope",
+        "Microsoft.Authorization/locks",
+        "lockName",
+    ),
 }
 
 
@@ -75,6 +98,7 @@ class Registration:
     parent: str | None
     inputs: dict[str, Any]
     custom: bool
+    protect: bool = False
 
 
 def _guid(*parts: str) -> str:
@@ -112,6 +136,15 @@ class AzureMocks(pulumi.runtime.Mocks):
                 "tenantId": TENANT_ID,
             }
         identity = inputs.get("identity")
+        if isinstance(identity, dict) and isinstance(identity.get("userAssignedIdentities"), list):
+            # Inputs list the identities' IDs; Azure answers with a map of ID → identity details.
+            identity = outputs["identity"] = {
+                **identity,
+                "userAssignedIdentities": {
+                    uid: {"principalId": _guid(uid, "principal"), "clientId": _guid(uid, "client")}
+                    for uid in identity["userAssignedIdentities"]
+                },
+            }
         if isinstance(identity, dict) and "SystemAssigned" in str(identity.get("type", "")):
             outputs["identity"] = {
                 **identity,
@@ -152,6 +185,13 @@ class RecordingMonitor(MockMonitor):
             inputs = rpc.deserialize_properties(request.object)
             parent = _logical_name(request.parent) if request.parent else None
             self.registrations.append(
-                Registration(request.type, request.name, parent, dict(inputs), bool(request.custom))
+                Registration(
+                    request.type,
+                    request.name,
+                    parent,
+                    dict(inputs),
+                    bool(request.custom),
+                    bool(getattr(request, "protect", False)),
+                )
             )
         return response

@@ -44,6 +44,7 @@ class PlannedResource:
     parent: str | None
     properties: dict[str, Any]
     custom: bool = True
+    protect: bool = False  # Pulumi's `protect` option: `pulumi destroy` refuses to delete it
 
     def to_json(self) -> dict[str, Any]:
         return {"type": self.type, "name": self.name, "parent": self.parent, "properties": self.properties}
@@ -54,6 +55,7 @@ class Plan:
     project: str
     environment: str
     resources: list[PlannedResource] = field(default_factory=list)
+    outputs: dict[str, Any] = field(default_factory=dict)  # what the program exports
 
     def of_type(self, token: str) -> list[PlannedResource]:
         return [r for r in self.resources if r.type == token]
@@ -164,6 +166,7 @@ def _run(entry: Path, project: str, environment: str, config: dict[str, str]) ->
         finally:
             sys.path.remove(str(entry.parent))
         loop.run_until_complete(wait_for_rpcs())
+        outputs = loop.run_until_complete(_exports())
     finally:
         # After a failure the SDK leaves RPCs queued; cancel them so nothing warns at exit.
         pending = asyncio.all_tasks(loop)
@@ -175,7 +178,21 @@ def _run(entry: Path, project: str, environment: str, config: dict[str, str]) ->
         loop.run_until_complete(loop.shutdown_default_executor())
         asyncio.set_event_loop(None)
         loop.close()
-    return monitor.registrations
+    return monitor.registrations, outputs
+
+
+async def _exports() -> dict[str, Any]:
+    """What the program passed to `pulumi.export`, resolved (the stack's outputs)."""
+    import pulumi
+    from pulumi.runtime.settings import get_root_resource
+
+    root = get_root_resource()
+    exported = dict(getattr(root, "outputs", None) or {})
+    values = {}
+    for name, value in exported.items():
+        output = pulumi.Output.from_input(value)
+        values[name] = await output.future()
+    return values
 
 
 def plan_program(program_dir: str | Path, environment: str) -> Plan:
@@ -193,7 +210,7 @@ def plan_program(program_dir: str | Path, environment: str) -> Plan:
 
     try:
         # A fresh context per run: the SDK keeps its settings in context variables.
-        registrations = contextvars.Context().run(_run, entry, project, environment, config)
+        registrations, outputs = contextvars.Context().run(_run, entry, project, environment, config)
     except ConfigError as exc:
         raise ProgramError(exc.reason, stack_file, exc.key) from exc
     except NamingError as exc:
@@ -202,8 +219,12 @@ def plan_program(program_dir: str | Path, environment: str) -> Plan:
         raise ProgramError(
             f"the program failed for stack {environment!r}: {type(exc).__name__}: {exc}", entry
         ) from exc
-    resources = [PlannedResource(r.type, r.name, r.parent, _tidy(r.inputs), r.custom) for r in registrations]
-    return Plan(project=project, environment=environment, resources=_tree_order(resources))
+    resources = [
+        PlannedResource(r.type, r.name, r.parent, _tidy(r.inputs), r.custom, r.protect) for r in registrations
+    ]
+    return Plan(
+        project=project, environment=environment, resources=_tree_order(resources), outputs=_tidy(outputs)
+    )
 
 
 def plan_programs(program_dir: str | Path, environments: list[str], jobs: int | None = None) -> list[Plan]:

@@ -4,10 +4,10 @@ import copy
 from dataclasses import replace
 
 import pytest
-from pulumi_policy import EnforcementLevel, ResourceValidationPolicy
+from pulumi_policy import EnforcementLevel, ResourceValidationPolicy, StackValidationPolicy
 
 from stacks.policies import build_policies, evaluate
-from stacks.policies.rules import RULES
+from stacks.policies.rules import PRIVATE_ENDPOINT_ZONES, RBAC_ADMINISTRATOR, RULES, STACK_RULES
 from stacks.testing import Plan
 
 
@@ -68,8 +68,149 @@ VIOLATIONS = {
 }
 
 
+# Rules of issue #13: rule → (resource type, [(path, value), ...] that together break it).
+PRIVATE_PROD_VIOLATIONS = {
+    "storage-no-open-network": (
+        "azure-native:storage:StorageAccount",
+        [("publicNetworkAccess", "Enabled"), ("networkRuleSet.defaultAction", "Allow")],
+    ),
+    "key-vault-no-open-network": (
+        "azure-native:keyvault:Vault",
+        [("properties.publicNetworkAccess", "Enabled"), ("properties.networkAcls", None)],
+    ),
+    "workspace-managed-network-provisioned": (
+        "azure-native:machinelearningservices:Workspace",
+        [("provisionNetworkNow", None)],
+    ),
+    "compute-user-assigned-identity": (
+        "azure-native:machinelearningservices:Compute",
+        [("identity.type", "SystemAssigned")],
+    ),
+    "compute-instance-assigned-user": (
+        "azure-native:machinelearningservices:Compute",
+        [("properties.computeType", "ComputeInstance")],
+    ),
+    "rbac-administrator-constrained": (
+        "azure-native:authorization:RoleAssignment",
+        [
+            ("roleDefinitionId", f"/providers/Microsoft.Authorization/roleDefinitions/{RBAC_ADMINISTRATOR}"),
+            (
+                "condition",
+                "@Request[Microsoft.Authorization/roleAssignments:RoleDefinitionId] ForAnyOfAnyValues:GuidEquals {x}",
+            ),
+        ],
+    ),
+    "runner-secret-from-key-vault": ("azure-native:app:Job", [("configuration.replicaTimeout", 1800)]),
+}
+
+
 def test_every_rule_has_a_violation_fixture() -> None:
-    assert set(VIOLATIONS) == {rule.name for rule in RULES}
+    assert set(VIOLATIONS) | set(PRIVATE_PROD_VIOLATIONS) == {rule.name for rule in RULES}
+    assert not set(VIOLATIONS) & set(PRIVATE_PROD_VIOLATIONS)
+    assert set(STACK_VIOLATIONS) == {rule.name for rule in STACK_RULES}
+
+
+@pytest.mark.parametrize("rule", sorted(PRIVATE_PROD_VIOLATIONS))
+def test_private_prod_violation_is_caught(example_plans, rule: str) -> None:
+    resource_type, changes = PRIVATE_PROD_VIOLATIONS[rule]
+    prod = example_plans["prod"]
+    target = next(r for r in prod.resources if r.type == resource_type)
+    props = target.properties
+    for path, value in changes:
+        props = _set(props, path, value)
+    found = [
+        v
+        for v in evaluate(Plan(prod.project, "prod", [replace(target, properties=props)]))
+        if v.policy == rule
+    ]
+    assert found and found[0].level == "mandatory" and found[0].resource == target.name
+    # The unbroken resource passes the same rule: the fixture, not the rule, makes the difference.
+    assert not [v for v in evaluate(Plan(prod.project, "prod", [target])) if v.policy == rule]
+
+
+def _without(plan: Plan, drop) -> Plan:
+    return Plan(plan.project, plan.environment, [r for r in plan.resources if not drop(r)])
+
+
+def _zone(r) -> str | None:
+    return r.properties.get("privateZoneName")
+
+
+# Stack rule → a change to the whole prod plan that breaks it.
+STACK_VIOLATIONS = {
+    "private-endpoints-and-dns": lambda plan: _without(
+        plan,
+        lambda r: (
+            r.type == "azure-native:privatedns:VirtualNetworkLink"
+            and _zone(r) == "privatelink.notebooks.azure.net"
+        ),
+    ),
+    "runner-path-present": lambda plan: _without(plan, lambda r: r.type == "azure-native:app:Job"),
+    "no-scope-lock-on-workspace": lambda plan: Plan(
+        plan.project,
+        plan.environment,
+        [
+            *plan.resources,
+            replace(
+                next(
+                    r for r in plan.resources if r.type == "azure-native:authorization:ManagementLockByScope"
+                ),
+                name="group-lock",
+                properties={
+                    "scope": "/subscriptions/0/resourceGroups/rg-churn-model-prod",
+                    "level": "CanNotDelete",
+                },
+            ),
+        ],
+    ),
+    "locks-on-data-protect-on-workspace": lambda plan: _without(
+        plan,
+        lambda r: (
+            r.type == "azure-native:authorization:ManagementLockByScope" and "vaults" in r.properties["scope"]
+        ),
+    ),
+}
+
+
+@pytest.mark.parametrize("rule", sorted(STACK_VIOLATIONS))
+def test_stack_rule_violation_is_caught(example_plans, rule: str) -> None:
+    prod = example_plans["prod"]
+    assert not [v for v in evaluate(prod) if v.policy == rule]
+    found = [v for v in evaluate(STACK_VIOLATIONS[rule](prod)) if v.policy == rule]
+    assert found and found[0].level == "mandatory", found
+
+
+def test_missing_private_endpoint_and_zone_are_named(example_plans) -> None:
+    prod = example_plans["prod"]
+    broken = _without(
+        prod,
+        lambda r: (
+            (r.type == "azure-native:network:PrivateEndpoint" and r.name.endswith("storage-file"))
+            or _zone(r) == "privatelink.api.azureml.ms"
+        ),
+    )
+    messages = {v.message for v in evaluate(broken) if v.policy == "private-endpoints-and-dns"}
+    assert "no private endpoint for sub-resource 'file'" in messages
+    assert "private DNS zone privatelink.api.azureml.ms missing" in messages
+
+
+def test_workspace_without_protect_is_caught(example_plans) -> None:
+    prod = example_plans["prod"]
+    unprotected = Plan(
+        prod.project,
+        "prod",
+        [
+            replace(r, protect=False) if r.type == "azure-native:machinelearningservices:Workspace" else r
+            for r in prod.resources
+        ],
+    )
+    assert any("protect" in v.message for v in evaluate(unprotected) if v.level == "mandatory")
+
+
+def test_policy_zones_agree_with_the_network_component() -> None:
+    from stacks.network import PRIVATE_DNS_ZONES
+
+    assert PRIVATE_DNS_ZONES == PRIVATE_ENDPOINT_ZONES
 
 
 def test_the_default_prod_plan_is_clean(example_plans) -> None:
@@ -102,7 +243,10 @@ def test_dev_relaxations_are_advisory_only(example_plans) -> None:
 def test_pack_policies_are_pulumi_policy_objects_with_levels() -> None:
     strict = {p.name: p for p in build_policies(strict=True)}
     relaxed = {p.name: p for p in build_policies(strict=False)}
-    assert all(isinstance(p, ResourceValidationPolicy) for p in strict.values())
+    assert all(isinstance(p, (ResourceValidationPolicy, StackValidationPolicy)) for p in strict.values())
+    assert {n for n, p in strict.items() if isinstance(p, StackValidationPolicy)} == {
+        r.name for r in STACK_RULES
+    }
     assert strict["workspace-private-network"].enforcement_level == EnforcementLevel.MANDATORY
     assert relaxed["workspace-private-network"].enforcement_level == EnforcementLevel.ADVISORY
     assert relaxed["required-tags"].enforcement_level == EnforcementLevel.MANDATORY

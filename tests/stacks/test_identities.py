@@ -1,0 +1,161 @@
+"""One identity per job kind, each with exactly its roles; compute identity; delegation condition."""
+
+from __future__ import annotations
+
+import pytest
+
+from stacks import roles
+from stacks.identity import AZURE_AUDIENCE, GITHUB_ISSUER, JOB_IDENTITIES
+
+ENVS = ("dev", "test", "prod")
+
+
+def _held(plan) -> dict[str, set[tuple[str, str]]]:
+    """Identity resource name → {(role name, scope kind)} from the plan's role assignments."""
+    by_principal = {}
+    for identity in plan.of_type("azure-native:managedidentity:UserAssignedIdentity"):
+        arm_id = (
+            f"/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/{identity.properties['resourceGroupName']}"
+            f"/providers/Microsoft.ManagedIdentity/userAssignedIdentities/{identity.properties['resourceName']}"
+        )
+        from stacks.testing.mocks import _guid
+
+        by_principal[_guid(arm_id, "principal")] = identity.properties["resourceName"]
+    held: dict[str, set[tuple[str, str]]] = {}
+    for assignment in plan.of_type("azure-native:authorization:RoleAssignment"):
+        props = assignment.properties
+        who = by_principal.get(props["principalId"])
+        if who is None:
+            continue
+        scope = props["scope"]
+        kind = (
+            "group"
+            if "/providers/" not in scope
+            else scope.split("/providers/", 1)[1].split("/")[1]  # e.g. workspaces, storageAccounts
+        )
+        held.setdefault(who, set()).add((roles.NAMES[props["roleDefinitionId"].rsplit("/", 1)[-1]], kind))
+    return held
+
+
+@pytest.mark.parametrize("env", ENVS)
+def test_each_job_kind_has_its_own_identity_with_exactly_its_roles(example_plans, env) -> None:
+    held = _held(example_plans[env])
+    p = f"id-churn-model-{env}"
+    assert held[f"{p}-github"] >= {
+        ("Contributor", "group"),
+        ("Role Based Access Control Administrator", "group"),
+    }
+    assert held[f"{p}-mlops"] == {
+        ("AzureML Data Scientist", "workspaces"),
+        ("Reader", "workspaces"),
+        ("Storage Blob Data Contributor", "storageAccounts"),
+        ("AzureML Registry User", "registries"),
+    }
+    assert held[f"{p}-monitor"] == {
+        ("Monitoring Reader", "group"),
+        ("Storage Blob Data Reader", "storageAccounts"),
+    }
+    assert held[f"{p}-preview"] == {("Reader", "group")}
+    # Compute clusters: blob data and AcrPull assigned in the stack (no automatic grants for
+    # user-assigned identities).
+    assert held[f"{p}-compute"] == {
+        ("Storage Blob Data Contributor", "storageAccounts"),
+        ("AcrPull", "registries"),
+    }
+    # The deployer runs no ML operations any more.
+    assert not {role for role, _ in held[f"{p}-github"]} & {"AzureML Data Scientist", "AzureML Registry User"}
+
+
+def test_the_registry_host_gives_ci_rights_on_the_registry_group(example_plans) -> None:
+    held = _held(example_plans["dev"])["id-churn-model-dev-github"]
+    groups = [
+        a.properties["scope"]
+        for a in example_plans["dev"].of_type("azure-native:authorization:RoleAssignment")
+        if a.name.startswith("ml-models-group-")
+    ]
+    assert len(groups) == 2 and all(g.endswith("/resourceGroups/rg-churn-model-registry") for g in groups)
+    assert ("Contributor", "group") in held
+    assert not [a for a in example_plans["test"].resources if a.name.startswith("ml-models-group-")]
+
+
+@pytest.mark.parametrize("env", ENVS)
+def test_federated_subjects_are_environment_subjects(example_plans, env) -> None:
+    credentials = example_plans[env].of_type("azure-native:managedidentity:FederatedIdentityCredential")
+    subjects = {c.properties["resourceName"]: c.properties["subject"] for c in credentials}
+    repo = "repo:contoso/churn-model:environment"
+    assert subjects == {
+        f"id-churn-model-{env}-github": f"{repo}:{env}",
+        f"id-churn-model-{env}-mlops": f"{repo}:{env}",
+        f"id-churn-model-{env}-monitor": f"{repo}:{env}",
+        f"id-churn-model-{env}-preview": f"{repo}:{env}-preview",
+    }
+    for c in credentials:
+        assert c.properties["issuer"] == GITHUB_ISSUER and c.properties["audiences"] == [AZURE_AUDIENCE]
+
+
+@pytest.mark.parametrize("env", ENVS)
+def test_rbac_administrator_is_limited_to_delegable_roles_and_service_principals(example_plans, env) -> None:
+    admins = [
+        a.properties
+        for a in example_plans[env].of_type("azure-native:authorization:RoleAssignment")
+        if a.properties["roleDefinitionId"].endswith(roles.ROLE_BASED_ACCESS_CONTROL_ADMINISTRATOR)
+    ]
+    assert admins
+    for admin in admins:
+        condition = admin["condition"]
+        assert admin["conditionVersion"] == "2.0"
+        assert (
+            "@Request[Microsoft.Authorization/roleAssignments:PrincipalType] ForAnyOfAnyValues:StringEqualsIgnoreCase {'ServicePrincipal'}"
+            in condition
+        )
+        assert "@Resource[Microsoft.Authorization/roleAssignments:PrincipalType]" in condition
+        for guid in roles.DELEGABLE_ROLES:
+            assert guid in condition
+        # Never the privileged roles themselves.
+        assert (
+            roles.CONTRIBUTOR not in condition
+            and roles.ROLE_BASED_ACCESS_CONTROL_ADMINISTRATOR not in condition
+        )
+
+
+def test_every_role_the_stack_assigns_to_a_job_or_workload_is_delegable(example_plans) -> None:
+    """The deployer can create (and re-create) every assignment but its own."""
+    for plan in example_plans.values():
+        for a in plan.of_type("azure-native:authorization:RoleAssignment"):
+            guid = a.properties["roleDefinitionId"].rsplit("/", 1)[-1]
+            if guid in (roles.CONTRIBUTOR, roles.ROLE_BASED_ACCESS_CONTROL_ADMINISTRATOR):
+                continue
+            assert guid in roles.DELEGABLE_ROLES, a.name
+            assert a.properties["principalType"] == "ServicePrincipal"
+
+
+@pytest.mark.parametrize("env", ENVS)
+def test_clusters_run_as_the_compute_identity_after_its_grants(example_plans, env) -> None:
+    plan = example_plans[env]
+    clusters = [
+        c
+        for c in plan.of_type("azure-native:machinelearningservices:Compute")
+        if c.properties["properties"]["computeType"] == "AmlCompute"
+    ]
+    assert clusters
+    for cluster in clusters:
+        identity = cluster.properties["identity"]
+        assert identity["type"] == "UserAssigned"
+        assert [i.rsplit("/", 1)[-1] for i in identity["userAssignedIdentities"]] == [
+            f"id-churn-model-{env}-compute"
+        ]
+
+
+@pytest.mark.parametrize("env", ENVS)
+def test_stack_outputs_have_stable_names(example_plans, env) -> None:
+    outputs = example_plans[env].outputs
+    for output, _variable in JOB_IDENTITIES.values():
+        assert len(outputs[output]) == 36, output  # a client ID (GUID)
+    assert len({outputs[o] for o, _ in JOB_IDENTITIES.values()}) == len(JOB_IDENTITIES)
+    assert outputs["ciClientId"] == outputs["deployerClientId"]  # kept for existing bootstraps
+    assert outputs["runnerLabels"] == (["self-hosted", "forge-prod"] if env == "prod" else [])
+
+
+def test_template_program_exports_the_same_outputs(example_dir) -> None:
+    template = example_dir.parents[2] / "templates" / "ml-project" / "infra" / "__main__.py"
+    assert "environment.outputs().items()" in template.read_text()
