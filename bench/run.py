@@ -10,7 +10,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-BENCHMARKS = ("bench_plan.py", "bench_new.py", "bench_project_tests.py", "bench_fleet.py")
+BENCHMARKS = ("bench_plan.py", "bench_new.py", "bench_project_tests.py", "bench_fleet.py", "bench_e2e.py")
 
 
 def main(argv: list[str]) -> int:

@@ -7,10 +7,10 @@ import sys
 import traceback
 from collections.abc import Sequence
 
-from generator import __version__, fleet, new, plan
+from generator import __version__, fleet, new, plan, rehearse
 from generator.errors import UserError
 
-COMMANDS = (new, plan, fleet)
+COMMANDS = (new, plan, fleet, rehearse)
 
 
 def build_parser() -> argparse.ArgumentParser:

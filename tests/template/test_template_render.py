@@ -65,7 +65,7 @@ def test_expected_files(project: Path, case: Case):
         "infra/requirements.txt",
         *[
             f".github/workflows/{w}.yml"
-            for w in ("ci", "infra", "pulumi-stack", "train", "monitor", "template-update")
+            for w in ("ci", "infra", "pulumi-stack", "train", "monitor", "template-update", "rehearse")
         ],
     ]
     online = ["azureml/online-endpoint.yml", "azureml/online-deployment.yml", "src/online_entry.py"]

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .data import CATEGORIES, NUMERIC_RANGES, load
+from .data import CATEGORIES, MIN_ROWS, NUMERIC_RANGES, load
 
 THRESHOLD = 0.2
 BINS = 10
@@ -67,8 +67,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("reference", type=Path)
     parser.add_argument("current", type=Path, nargs="+")
     parser.add_argument("--threshold", type=float, default=THRESHOLD)
+    parser.add_argument("--min-rows", type=int, default=MIN_ROWS, help="fewer production rows: no verdict")
     args = parser.parse_args(argv)
     current = pd.concat([read_current(path) for path in args.current], ignore_index=True)
+    if len(current) < args.min_rows:
+        # A handful of requests (smoke tests, health checks) says nothing about the population.
+        print(f"rows={len(current)}: fewer than {args.min_rows}, too few to judge drift")
+        print("drift=false")
+        return 0
     scores = population_stability(load(args.reference), current)
     for column, score in scores.items():
         print(f"psi_{column}={score}")
