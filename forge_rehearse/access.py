@@ -60,7 +60,6 @@ SUPPLEMENT: dict[str, Operation] = {
         _ml("az ml data download", f"{_ML}/workspaces/data/versions/read"),
         _ml("az ml model list", f"{_ML}/workspaces/models/versions/read"),
         _ml("az ml model download", f"{_ML}/workspaces/models/versions/read"),
-        _ml("az ml model share", f"{_ML}/workspaces/models/versions/read"),
         _ml("az ml online-endpoint show", f"{_ML}/workspaces/onlineEndpoints/read"),
         _ml("az ml online-endpoint list", f"{_ML}/workspaces/onlineEndpoints/read"),
         _ml("az ml online-endpoint update", f"{_ML}/workspaces/onlineEndpoints/write"),
@@ -74,6 +73,13 @@ SUPPLEMENT: dict[str, Operation] = {
             "az ml batch-endpoint invoke",
             f"{_ML}/workspaces/batchEndpoints/read",
             f"{_ML}/workspaces/jobs/write",
+        ),
+        Operation(
+            name="az ml model share",
+            actions=(f"{_ML}/registries/read", f"{_ML}/registries/assets/write"),
+            plane="registry",
+            scope="registry",
+            source="https://learn.microsoft.com/azure/machine-learning/how-to-manage-registries",
         ),
         Operation(
             name="az ml model list --registry-name",

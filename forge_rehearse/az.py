@@ -839,11 +839,11 @@ def model_download(ctx: Ctx) -> Any:
 )
 def model_share(ctx: Ctx) -> Any:
     ws, state = ctx.workspace()
-    ctx.authorize("az ml model share", ws)
+    ctx.authorize("az ml model show", ws)  # reads the workspace model
     name = ctx.args["name"]
     entry = _pick(state["models"].get(name, []), f"model {name}", ctx.args["version"], None)
     registry, registry_state = ctx.registry(ctx.args["registry-name"])
-    ctx.authorize("az ml model create --registry-name", registry)
+    ctx.authorize("az ml model share", registry)  # writes the registry's assets
     target = ctx.args["share-with-name"]
     versions = registry_state["models"].setdefault(target, [])
     if any(str(v["version"]) == str(ctx.args["share-with-version"]) for v in versions):

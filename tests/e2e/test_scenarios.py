@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -28,6 +29,31 @@ pytestmark = pytest.mark.skipif(
 @pytest.fixture()
 def rehearsal(default_project: Path, default_world, tmp_path: Path):
     rehearsal = act.prepare(default_project, tmp_path / "rehearsal", world=default_world)
+    yield rehearsal
+    rehearsal.close()
+
+
+@pytest.fixture(scope="module")
+def first_deployment(default_project: Path, default_world, tmp_path_factory):
+    """Train and deploy once; each test that starts from a deployed model gets a copy of this state."""
+    home = tmp_path_factory.mktemp("deployed") / "rehearsal"
+    rehearsal = act.prepare(default_project, home, world=default_world)
+    train = green(act.run(rehearsal, "train.yml", inputs={"reason": "manual"}))
+    deploy = green(act.run(rehearsal, "deploy.yml"))
+    rehearsal.close()
+    snapshot = home.parent / "snapshot"
+    shutil.copytree(rehearsal.double, snapshot)
+    yield rehearsal, snapshot, train, deploy
+    rehearsal.close()
+
+
+@pytest.fixture()
+def deployed(first_deployment):
+    """A rehearsal where train.yml and deploy.yml have run once (same paths, restored state)."""
+    rehearsal, snapshot, _, _ = first_deployment
+    shutil.rmtree(rehearsal.double)
+    shutil.copytree(snapshot, rehearsal.double)
+    rehearsal.sync()
     yield rehearsal
     rehearsal.close()
 
@@ -96,9 +122,8 @@ def test_train_registers_only_a_better_model(rehearsal):
     assert {o["caller"] for o in second.operations} == {"id-ml-demo-dev-mlops"}
 
 
-def test_promote_and_deploy_shift_gradually_and_remove_the_old_slot(rehearsal):
-    green(act.run(rehearsal, "train.yml", inputs={"reason": "manual"}))
-    first = green(act.run(rehearsal, "deploy.yml"))
+def test_promote_and_deploy_shift_gradually_and_remove_the_old_slot(first_deployment, deployed):
+    rehearsal, _, _, first = first_deployment
     registry = rehearsal.state()["registries"][rehearsal.repo_vars["AZURE_ML_REGISTRY"]]
     assert [m["version"] for m in registry["models"]["ml-demo"]] == [1]
     for env in ("test", "prod"):
@@ -116,9 +141,8 @@ def test_promote_and_deploy_shift_gradually_and_remove_the_old_slot(rehearsal):
         assert list(endpoint(rehearsal, env)["deployments"]) == ["green"]
 
 
-def test_a_failing_smoke_test_rolls_back_before_any_traffic(rehearsal):
-    green(act.run(rehearsal, "train.yml", inputs={"reason": "manual"}))
-    green(act.run(rehearsal, "deploy.yml"))
+def test_a_failing_smoke_test_rolls_back_before_any_traffic(deployed):
+    rehearsal = deployed
     score = rehearsal.repo / "src" / "ml_demo" / "score.py"
     score.write_text(score.read_text().replace('"predictions": [', '"prediction": ['))  # a broken release
     red(act.run(rehearsal, "deploy.yml", inputs={"model_version": "1"}), "smoke test of green failed")
@@ -126,9 +150,8 @@ def test_a_failing_smoke_test_rolls_back_before_any_traffic(rehearsal):
     assert state["traffic"] == {"blue": 100} and list(state["deployments"]) == ["blue"]
 
 
-def test_a_failure_after_the_shift_rolls_back_and_removes_the_new_slot(rehearsal):
-    green(act.run(rehearsal, "train.yml", inputs={"reason": "manual"}))
-    green(act.run(rehearsal, "deploy.yml"))
+def test_a_failure_after_the_shift_rolls_back_and_removes_the_new_slot(deployed):
+    rehearsal = deployed
     rehearsal.inject(**{"fail-after-shift": "green"})
     result = red(
         act.run(rehearsal, "deploy.yml", inputs={"model_version": "1"}),
@@ -156,11 +179,8 @@ def _drifted(rows: int = 300, seed: int = 7) -> pd.DataFrame:
     return frame.assign(churned=(frame["support_calls"] >= 5).astype(int))
 
 
-def test_drift_in_production_retrains_on_the_new_data_and_the_new_model_wins(
-    rehearsal, tmp_path, monkeypatch
-):
-    green(act.run(rehearsal, "train.yml", inputs={"reason": "manual"}))
-    green(act.run(rehearsal, "deploy.yml"))
+def test_drift_in_production_retrains_on_the_new_data_and_the_new_model_wins(deployed, tmp_path, monkeypatch):
+    rehearsal = deployed
     # The deployment's own smoke tests and health checks were collected: too few rows for a verdict.
     quiet = green(act.run(rehearsal, "monitor.yml"))
     assert "too few to judge drift" in quiet.output and "drift=false" in quiet.output
@@ -264,3 +284,37 @@ def test_batch_path_trains_on_the_gpu_cluster_and_switches_the_default(batch_pro
             j for j in workspace_state(rehearsal, env)["jobs"].values() if j["name"].startswith("batchjob")
         ]
         assert scored and scored[-1]["status"] == "Completed"
+
+
+def test_prod_is_refused_from_github_hosted_runners(rehearsal):
+    green(act.run(rehearsal, "train.yml", inputs={"reason": "manual"}))
+    red(
+        act.run(rehearsal, "deploy.yml", variables={"RUNNER_LABELS": "{}"}),
+        "PublicNetworkAccessDisabled",
+        "mlw-ml-demo-prod",
+    )
+    assert endpoint(rehearsal, "test")["traffic"] == {"blue": 100}  # test is public: deployed
+    prod = endpoint(rehearsal, "prod")
+    assert prod["traffic"] in ({}, {"blue": 0}) and prod["deployments"] == {}  # rolled back, removed
+
+
+def test_infra_previews_on_pull_requests_and_applies_in_promotion_order(rehearsal):
+    up = green(act.run(rehearsal, "infra.yml", "push"))
+    applied = [(o["caller"], o["result"]) for o in up.operations if o["operation"] == "pulumi up"]
+    assert applied == [(f"id-ml-demo-{env}-github", "ok") for env in ("dev", "test", "prod")]
+    assert "pulumi preview" not in {o["operation"] for o in up.operations}
+    preview = green(act.run(rehearsal, "infra.yml", "pull_request"))
+    previewed = sorted(o["caller"] for o in preview.operations if o["operation"] == "pulumi preview")
+    assert previewed == sorted(f"id-ml-demo-{env}-preview" for env in ("dev", "test", "prod"))
+    # The read-only previewer cannot apply: its role is Reader.
+    refused = red(
+        act.run(
+            rehearsal,
+            "infra.yml",
+            "push",
+            env_variables={"dev": {"AZURE_CLIENT_ID": rehearsal.env_vars["dev-preview"]["AZURE_CLIENT_ID"]}},
+        ),
+        "AuthorizationFailed",
+        "id-ml-demo-dev-preview",
+    )
+    assert [o["result"] for o in refused.operations if o["operation"] == "pulumi up"] == ["refused"]
