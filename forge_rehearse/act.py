@@ -182,11 +182,14 @@ def default_variables(project: Path, world: World) -> tuple[dict[str, str], dict
         if "github" in ids:
             main_env["AZURE_CLIENT_ID"] = ids["github"]  # pulumi-stack.yml's deployer
         per_env[env] = main_env
-        per_env[f"{env}-preview"] = {**common, "AZURE_CLIENT_ID": ids.get("preview", "")}
-        per_env[f"{env}-monitor"] = {**common, "AZURE_MONITOR_CLIENT_ID": ids.get("monitor", "")}
+        per_env[f"{env}-preview"] = {
+            **common,
+            "AZURE_PREVIEW_CLIENT_ID": ids.get("preview", ""),
+            "AZURE_CLIENT_ID": ids.get("preview", ""),
+        }
         if not ws.public:
             runners[env] = ["self-hosted", f"forge-{env}"]
-    repo["RUNNER_LABELS"] = json.dumps(runners)
+    repo["RUNNERS"] = json.dumps(runners)
     return repo, per_env
 
 
@@ -395,10 +398,20 @@ def run(
     args += ["--secret-file", str(secret_file)]
     for key, value in (inputs or {}).items():
         args += ["--input", f"{key}={value}"]
-    if event_payload is not None:
-        payload = rehearsal.home / "event.json"
-        payload.write_text(json.dumps(event_payload))
-        args += ["-e", str(payload)]
+    if event_payload is None:
+        # GitHub sends the repository (default branch) with every event; jobs that may only run on
+        # the default branch compare github.ref_name with it. A rehearsal runs as if on main.
+        event_payload = {
+            "ref": "refs/heads/main",
+            "repository": {"default_branch": "main", "name": rehearsal.project.name},
+        }
+        if event == "pull_request":
+            event_payload |= {
+                "pull_request": {"number": 1, "head": {"ref": "rehearsal"}, "base": {"ref": "main"}}
+            }
+    payload = rehearsal.home / "event.json"
+    payload.write_text(json.dumps(event_payload))
+    args += ["-e", str(payload)]
     venv = rehearsal.home / "venv"
     env = {
         **{

@@ -19,6 +19,7 @@ class PlanSettings:
     output_format: str
     check: bool
     jobs: int | None
+    access: bool = False
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -48,6 +49,12 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         action="store_true",
         help="evaluate the policy pack; exit 1 if a mandatory rule is violated",
     )
+    parser.add_argument(
+        "--access",
+        action="store_true",
+        help="show the access matrix (identity, operation, granting role, network path per workflow job); "
+        "with --check, exit 1 on an ungranted or unreachable operation or an unused grant",
+    )
     parser.set_defaults(run=run)
 
 
@@ -74,7 +81,11 @@ def settings_from_args(args: argparse.Namespace) -> PlanSettings:
         environments = (args.env,)
     if args.jobs is not None and args.jobs < 1:
         raise UserError(f"--jobs must be at least 1, got {args.jobs}")
-    return PlanSettings(program_dir, environments, args.output_format, args.check, args.jobs)
+    if getattr(args, "access", False) and args.output_format == "mermaid":
+        raise UserError("--access prints a table or JSON; --format mermaid does not apply")
+    return PlanSettings(
+        program_dir, environments, args.output_format, args.check, args.jobs, getattr(args, "access", False)
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -86,6 +97,10 @@ def run(args: argparse.Namespace) -> int:
         plans = plan_programs(settings.program_dir, list(settings.environments), settings.jobs)
     except ProgramError as exc:
         raise UserError(str(exc)) from None
+    if settings.access:
+        from generator import plan_access
+
+        return plan_access.run(plans, settings.program_dir, settings.output_format, settings.check)
     from stacks.policies import evaluate
 
     violations = {plan.environment: evaluate(plan) for plan in plans}

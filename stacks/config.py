@@ -61,6 +61,10 @@ class EnvironmentSettings:
     network: NetworkSettings = field(default_factory=lambda: NetworkSettings())
     compute_instance_user: str | None = None  # Entra object ID of the instance's one user
     generation: int = 1  # bump after a destroy: new Key Vault and workspace names
+    # The CI jobs that run against this environment (train, promote, deploy, drift): each job
+    # kind's identity exists only where a job uses it. Default: every ML job, drift where strict.
+    jobs: tuple[str, ...] = ("train", "promote", "deploy")
+    online_endpoint: str | None = None  # the stack creates this online endpoint (with alerts)
 
     @property
     def names(self) -> naming.Names:
@@ -82,6 +86,9 @@ class EnvironmentSettings:
 
 
 NETWORK_MODES = ("public", "private", "ip-allowlist")
+JOB_KINDS = ("train", "promote", "deploy", "drift")
+# Online endpoint names: 3-32 characters, a letter first, letters, digits and hyphens.
+ENDPOINT_NAME_PATTERN = re.compile(r"^[A-Za-z][A-Za-z0-9-]{1,30}[A-Za-z0-9]$")
 VNET_ID_PATTERN = re.compile(
     r"^/subscriptions/[0-9a-fA-F-]{36}/resourceGroups/[^/]+/providers/Microsoft\.Network/virtualNetworks/[^/]+$"
 )
@@ -290,7 +297,24 @@ def settings_from_config(
     if generation < 1:
         raise ConfigError(key + "generation", f"must be 1 or more, got {generation}")
 
+    default_jobs = ["train", "promote", "deploy", *(["drift"] if profile.strict else [])]
+    jobs = tuple(read.get("jobs", list, default=default_jobs))
+    unknown = sorted(set(jobs) - set(JOB_KINDS))
+    if unknown:
+        raise ConfigError(
+            key + "jobs", f"unknown job kind(s) {', '.join(unknown)}; known: {', '.join(JOB_KINDS)}"
+        )
+
+    online_endpoint = read.get("onlineEndpoint")
+    if online_endpoint is not None and not ENDPOINT_NAME_PATTERN.fullmatch(online_endpoint):
+        raise ConfigError(
+            key + "onlineEndpoint",
+            f"expected 3-32 letters, digits and hyphens starting with a letter, got {online_endpoint!r}",
+        )
+
     return EnvironmentSettings(
+        online_endpoint=online_endpoint,
+        jobs=jobs,
         network=network,
         compute_instance_user=instance_user,
         generation=generation,

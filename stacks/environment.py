@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pulumi
-from pulumi_azure_native import authorization, resources
+from pulumi_azure_native import authorization, monitor, resources
 
 from stacks.compute import ComputeArgs, MlCompute
 from stacks.config import EnvironmentSettings
@@ -12,6 +12,7 @@ from stacks.monitoring import Monitoring, MonitoringArgs
 from stacks.network import NetworkArgs, PrivateNetwork
 from stacks.registries import ModelRegistry, RegistryArgs, registry_id
 from stacks.runners import GitHubRunners, RunnerArgs
+from stacks.serving import EndpointArgs, OnlineEndpoint
 from stacks.workspace import MlWorkspace, WorkspaceArgs
 
 
@@ -73,7 +74,13 @@ class MlEnvironment(pulumi.ComponentResource):
             RegistryArgs(
                 settings=settings,
                 subscription_id=client.subscription_id,
-                users={"workspace": workspace.principal_id, "mlops": ci.ml_operator_principal_id},
+                # The ML operator promotes and deploys models only where something is served.
+                users={"workspace": workspace.principal_id}
+                | (
+                    {"mlops": ci.ml_operator_principal_id}
+                    if {"promote", "deploy"} & set(settings.jobs)
+                    else {}
+                ),
                 deployer_principal_id=ci.principal_id,
                 approvers={"workspace": workspace.principal_id} if settings.network.private else None,
             ),
@@ -83,6 +90,31 @@ class MlEnvironment(pulumi.ComponentResource):
         network_targets: dict[str, pulumi.Input[str]] = {}
         zones: dict[str, pulumi.Input[str]] | None = None
         if settings.network.private:
+            # Log Analytics and Application Insights are reached through an Azure Monitor
+            # Private Link Scope: ingestion only privately, queries also from the portal.
+            scope = monitor.PrivateLinkScope(
+                f"{name}-monitor-scope",
+                scope_name=f"ampls-{settings.project}-{settings.environment}",
+                resource_group_name=group.name,
+                location="global",
+                access_mode_settings=monitor.AccessModeSettingsArgs(
+                    ingestion_access_mode="PrivateOnly", query_access_mode="Open"
+                ),
+                tags=settings.tags,
+                opts=child,
+            )
+            for key, resource_id in (
+                ("logs", workspace.log_analytics.id),
+                ("insights", workspace.app_insights.id),
+            ):
+                monitor.PrivateLinkScopedResource(
+                    f"{name}-monitor-scope-{key}",
+                    name=key,
+                    scope_name=scope.name,
+                    resource_group_name=group.name,
+                    linked_resource_id=resource_id,
+                    opts=child,
+                )
             net = PrivateNetwork(
                 f"{name}-network",
                 NetworkArgs(
@@ -94,7 +126,9 @@ class MlEnvironment(pulumi.ComponentResource):
                         "file": ("storage-file", workspace.storage.id),
                         "vault": ("vault", workspace.key_vault.id),
                         "registry": ("registry", workspace.container_registry.id),
+                        "azuremonitor": ("monitor", scope.id),
                     },
+                    log_analytics_id=workspace.log_analytics.id,
                 ),
                 opts=child,
             )
@@ -112,6 +146,7 @@ class MlEnvironment(pulumi.ComponentResource):
                         workspace.container_registry.name, ".azurecr.io"
                     ),
                     depends_on=[net.endpoints["vault"], net.endpoints["registry"]],
+                    log_analytics_id=workspace.log_analytics.id,
                 ),
                 opts=child,
             )
@@ -119,7 +154,7 @@ class MlEnvironment(pulumi.ComponentResource):
             zones = {zone: resource.id for zone, resource in net.zones.items()}
             if not settings.network.vnet_id:  # a VNet taken by ID is monitored by its owner
                 network_targets["virtual_network"] = net.vnet_id
-        Monitoring(
+        monitoring = Monitoring(
             f"{name}-monitoring",
             MonitoringArgs(
                 settings=settings,
@@ -138,6 +173,20 @@ class MlEnvironment(pulumi.ComponentResource):
             ),
             opts=child,
         )
+        self.online_endpoint: pulumi.Input[str] = ""
+        if settings.online_endpoint:
+            endpoint = OnlineEndpoint(
+                f"{name}-serving",
+                EndpointArgs(
+                    settings=settings,
+                    resource_group_name=group.name,
+                    workspace_name=workspace.workspace_name,
+                    log_analytics_id=workspace.log_analytics.id,
+                    action_group_id=monitoring.action_group.id,
+                ),
+                opts=child,
+            )
+            self.online_endpoint = endpoint.endpoint.name
         self.resource_group_name = group.name
         self.workspace_name = workspace.workspace_name
         self.deployer_client_id = ci.client_id
@@ -169,4 +218,5 @@ class MlEnvironment(pulumi.ComponentResource):
             "previewClientId": self.preview_client_id,
             "ciClientId": self.ci_client_id,
             "runnerLabels": self.runner_labels,
+            "onlineEndpoint": self.online_endpoint,
         }

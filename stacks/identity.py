@@ -71,8 +71,18 @@ class CiIdentity(pulumi.ComponentResource):
         self._args = args
         # Logical names of the deployer and previewer are unchanged so existing stacks keep them.
         self.identity = self._federated(name, names.ci_identity, [s.environment])
-        self.ml_operator = self._federated(f"{name}-mlops", names.identity("mlops"), [s.environment])
-        self.monitor = self._federated(f"{name}-monitor", names.identity("monitor"), [s.environment])
+        # Each job kind's identity only where such a job runs (forge:jobs): an identity no job
+        # uses is a grant no operation needs.
+        self.ml_operator = (
+            self._federated(f"{name}-mlops", names.identity("mlops"), [s.environment])
+            if {"train", "promote", "deploy"} & set(s.jobs)
+            else None
+        )
+        self.monitor = (
+            self._federated(f"{name}-monitor", names.identity("monitor"), [s.environment])
+            if "drift" in s.jobs
+            else None
+        )
         self.preview_identity = self._federated(
             f"{name}-preview", names.preview_identity, [preview_environment(s.environment)]
         )
@@ -89,29 +99,37 @@ class CiIdentity(pulumi.ComponentResource):
         )
         self._grant(f"{name}-preview-reader", "preview", self.preview_identity, roles.READER, **group)
         workspace, storage = {"scope": args.workspace_id}, {"scope": args.storage_id}
-        self._grant(
-            f"{name}-mlops-data-scientist",
-            "mlops",
-            self.ml_operator,
-            roles.AZUREML_DATA_SCIENTIST,
-            **workspace,
-        )
-        # The Data Scientist role reads everything in a workspace but not the workspace itself,
-        # which the CLI GETs before every call.
-        self._grant(f"{name}-mlops-reader", "mlops", self.ml_operator, roles.READER, **workspace)
-        self._grant(
-            f"{name}-mlops-blob", "mlops", self.ml_operator, roles.STORAGE_BLOB_DATA_CONTRIBUTOR, **storage
-        )
-        self._grant(f"{name}-monitor-metrics", "monitor", self.monitor, roles.MONITORING_READER, **group)
-        self._grant(
-            f"{name}-monitor-blob", "monitor", self.monitor, roles.STORAGE_BLOB_DATA_READER, **storage
-        )
+        if self.ml_operator is not None:
+            self._grant(
+                f"{name}-mlops-data-scientist",
+                "mlops",
+                self.ml_operator,
+                roles.AZUREML_DATA_SCIENTIST,
+                **workspace,
+            )
+            # The Data Scientist role reads everything in a workspace but not the workspace itself,
+            # which the CLI GETs before every call.
+            self._grant(f"{name}-mlops-reader", "mlops", self.ml_operator, roles.READER, **workspace)
+            self._grant(
+                f"{name}-mlops-blob",
+                "mlops",
+                self.ml_operator,
+                roles.STORAGE_BLOB_DATA_CONTRIBUTOR,
+                **storage,
+            )
+        if self.monitor is not None:
+            self._grant(f"{name}-monitor-metrics", "monitor", self.monitor, roles.MONITORING_READER, **group)
+            self._grant(
+                f"{name}-monitor-blob", "monitor", self.monitor, roles.STORAGE_BLOB_DATA_READER, **storage
+            )
 
         self.client_id = self.identity.client_id
         self.principal_id = self.identity.principal_id
-        self.ml_operator_client_id = self.ml_operator.client_id
-        self.ml_operator_principal_id = self.ml_operator.principal_id
-        self.monitor_client_id = self.monitor.client_id
+        self.ml_operator_client_id = self.ml_operator.client_id if self.ml_operator is not None else ""
+        self.ml_operator_principal_id = (
+            self.ml_operator.principal_id if self.ml_operator is not None else None
+        )
+        self.monitor_client_id = self.monitor.client_id if self.monitor is not None else ""
         self.preview_client_id = self.preview_identity.client_id
         self.register_outputs(
             {

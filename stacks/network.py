@@ -12,6 +12,9 @@ endpoint in the runners' VNet, with the DNS zones Microsoft documents for each s
 | storage (file)    | file          | privatelink.file.core.windows.net                            |
 | Key Vault         | vault         | privatelink.vaultcore.azure.net                              |
 | container registry| registry      | privatelink.azurecr.io (data-endpoint records live here too) |
+| Monitor scope     | azuremonitor  | privatelink.monitor.azure.com, privatelink.oms.opinsights.azure.com, |
+|                   |               | privatelink.ods.opinsights.azure.com, privatelink.agentsvc.azure-automation.net, |
+|                   |               | privatelink.blob.core.windows.net                            |
 
 The VNet is created, or taken by resource ID (`forge:vnetId`), in which case the two subnets
 are added to it. The runners' subnet is delegated to `Microsoft.App/environments` and sized at
@@ -24,7 +27,7 @@ import ipaddress
 from dataclasses import dataclass
 
 import pulumi
-from pulumi_azure_native import network, privatedns
+from pulumi_azure_native import monitor, network, privatedns
 
 from stacks.config import EnvironmentSettings
 
@@ -35,6 +38,15 @@ PRIVATE_DNS_ZONES: dict[str, tuple[str, ...]] = {
     "file": ("privatelink.file.core.windows.net",),
     "vault": ("privatelink.vaultcore.azure.net",),
     "registry": ("privatelink.azurecr.io",),
+    # Azure Monitor Private Link Scope (Log Analytics, Application Insights): Microsoft's
+    # "Configure your private link" lists these five zones for the `azuremonitor` sub-resource.
+    "azuremonitor": (
+        "privatelink.monitor.azure.com",
+        "privatelink.oms.opinsights.azure.com",
+        "privatelink.ods.opinsights.azure.com",
+        "privatelink.agentsvc.azure-automation.net",
+        "privatelink.blob.core.windows.net",
+    ),
 }
 RUNNER_SUBNET_DELEGATION = "Microsoft.App/environments"
 
@@ -56,6 +68,7 @@ class NetworkArgs:
     resource_group_name: pulumi.Input[str]
     # Sub-resource group id → (logical key, target resource id); e.g. "blob" → ("storage-blob", id).
     targets: dict[str, tuple[str, pulumi.Input[str]]]
+    log_analytics_id: pulumi.Input[str] | None = None  # diagnostic settings' destination
 
 
 class PrivateNetwork(pulumi.ComponentResource):
@@ -161,4 +174,26 @@ class PrivateNetwork(pulumi.ComponentResource):
                 opts=child,
             )
             self.endpoints[key] = endpoint
+            # Private endpoints have metrics (bytes in/out) but no logs.
+            self._diagnostics(f"{name}-pe-{key}-diagnostics", endpoint.id, args, logs=False)
+        if not s.network.vnet_id:
+            self._diagnostics(f"{name}-vnet-diagnostics", self.vnet_id, args, logs=True)
         self.register_outputs({"vnetId": self.vnet_id, "runnerSubnetId": self.runner_subnet.id})
+
+    def _diagnostics(
+        self, logical_name: str, resource_id: pulumi.Input[str], args: NetworkArgs, *, logs: bool
+    ) -> None:
+        if args.log_analytics_id is None:
+            return
+        monitor.DiagnosticSetting(
+            logical_name,
+            name="to-log-analytics",
+            resource_uri=resource_id,
+            workspace_id=args.log_analytics_id,
+            log_analytics_destination_type="Dedicated",
+            logs=[monitor.DiagnosticsLogSettingsArgs(category_group="allLogs", enabled=True)]
+            if logs
+            else None,
+            metrics=[monitor.DiagnosticsMetricSettingsArgs(category="AllMetrics", enabled=True)],
+            opts=pulumi.ResourceOptions(parent=self),
+        )

@@ -275,6 +275,20 @@ _OPERATIONS = (
     _ml("az ml job stream", f"{_ML}/workspaces/jobs/read", plane="workspace"),
     _ml("az ml job download", f"{_ML}/workspaces/jobs/read", plane="workspace"),
     _ml("az ml data create", f"{_ML}/workspaces/data/versions/write"),
+    _ml("az ml data show", f"{_ML}/workspaces/data/versions/read"),
+    _ml("az ml data list", f"{_ML}/workspaces/data/versions/read"),
+    _ml("az ml data download", f"{_ML}/workspaces/data/versions/read"),
+    _ml("az ml model list", f"{_ML}/workspaces/models/versions/read"),
+    _ml("az ml model download", f"{_ML}/workspaces/models/versions/read"),
+    _ml("az ml online-endpoint show", f"{_ML}/workspaces/onlineEndpoints/read"),
+    _ml("az ml online-endpoint list", f"{_ML}/workspaces/onlineEndpoints/read"),
+    _ml("az ml online-endpoint update", f"{_ML}/workspaces/onlineEndpoints/write"),
+    _ml("az ml online-deployment show", f"{_ML}/workspaces/onlineEndpoints/deployments/read"),
+    _ml("az ml online-deployment list", f"{_ML}/workspaces/onlineEndpoints/deployments/read"),
+    _ml("az ml online-deployment delete", f"{_ML}/workspaces/onlineEndpoints/deployments/delete"),
+    _ml("az ml batch-endpoint show", f"{_ML}/workspaces/batchEndpoints/read"),
+    _ml("az ml batch-endpoint list", f"{_ML}/workspaces/batchEndpoints/read"),
+    _ml("az ml batch-endpoint update", f"{_ML}/workspaces/batchEndpoints/write"),
     _ml("az ml environment create", f"{_ML}/workspaces/environments/versions/write"),
     _ml("az ml model create", f"{_ML}/workspaces/models/versions/write"),
     _ml("az ml model show", f"{_ML}/workspaces/models/versions/read"),
@@ -283,6 +297,21 @@ _OPERATIONS = (
     _ml("az ml online-deployment create", f"{_ML}/workspaces/onlineEndpoints/deployments/write"),
     _ml("az ml batch-endpoint create", f"{_ML}/workspaces/batchEndpoints/write"),
     _ml("az ml batch-deployment create", f"{_ML}/workspaces/batchEndpoints/deployments/write"),
+    # Invoking a batch endpoint creates a job under the caller's identity: it reads the endpoint
+    # and its deployments and creates a job (batch endpoint authentication, "How authentication
+    # works"). The call goes to the endpoint's scoring URI, a data plane.
+    Operation(
+        name="az ml batch-endpoint invoke",
+        actions=(
+            _WORKSPACE_READ,
+            f"{_ML}/workspaces/batchEndpoints/read",
+            f"{_ML}/workspaces/batchEndpoints/deployments/read",
+            f"{_ML}/workspaces/jobs/write",
+        ),
+        plane="endpoint",
+        scope="workspace",
+        source="https://learn.microsoft.com/azure/machine-learning/how-to-authenticate-batch-endpoint",
+    ),
     Operation(
         name="az ml online-endpoint invoke",
         actions=(f"{_ML}/workspaces/onlineEndpoints/score/action",),
@@ -309,6 +338,28 @@ _OPERATIONS = (
     Operation(
         name="az ml model create --registry-name",
         actions=(f"{_ML}/registries/read", f"{_ML}/registries/assets/write"),
+        plane="registry",
+        scope="registry",
+        source=_REGISTRY_DOC,
+    ),
+    # Sharing a workspace model into the registry writes the registry's assets.
+    Operation(
+        name="az ml model share",
+        actions=(f"{_ML}/registries/read", f"{_ML}/registries/assets/write"),
+        plane="registry",
+        scope="registry",
+        source=_REGISTRY_DOC,
+    ),
+    Operation(
+        name="az ml model create --registry-name",
+        actions=(f"{_ML}/registries/read", f"{_ML}/registries/assets/write"),
+        plane="registry",
+        scope="registry",
+        source=_REGISTRY_DOC,
+    ),
+    Operation(
+        name="az ml model list --registry-name",
+        actions=(f"{_ML}/registries/read", f"{_ML}/registries/assets/read"),
         plane="registry",
         scope="registry",
         source=_REGISTRY_DOC,
@@ -361,6 +412,27 @@ _OPERATIONS = (
         plane="arm",
         scope="resource-group",
         source=f"{_ROLES_DOC}/privileged#contributor",
+    ),
+)
+_OPERATIONS += (
+    # The registry-hosting environment's stack manages the registry's own resource group.
+    Operation(
+        name="pulumi up (registry host)",
+        actions=(
+            "Microsoft.Resources/subscriptions/resourceGroups/write",
+            f"{_ML}/registries/write",
+        ),
+        plane="arm",
+        scope="registry-group",
+        source=f"{_ROLES_DOC}/privileged#contributor",
+    ),
+    # Every environment's stack grants its identities AzureML Registry User on the registry.
+    Operation(
+        name="pulumi up (registry grants)",
+        actions=("Microsoft.Authorization/roleAssignments/write",),
+        plane="arm",
+        scope="registry",
+        source=f"{_ROLES_DOC}/privileged#role-based-access-control-administrator",
     ),
 )
 OPERATIONS: dict[str, Operation] = {op.name: op for op in _OPERATIONS}

@@ -18,7 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import pulumi
-from pulumi_azure_native import app, managedidentity
+from pulumi_azure_native import app, managedidentity, monitor
 
 from stacks import roles
 from stacks.config import EnvironmentSettings
@@ -42,7 +42,7 @@ class RunnerArgs:
     key_vault_name: pulumi.Input[str]
     container_registry_id: pulumi.Input[str]
     container_registry_server: pulumi.Input[str]
-    log_analytics_customer_id: pulumi.Input[str] | None = None
+    log_analytics_id: pulumi.Input[str] | None = None  # where the runners' logs and metrics go
     depends_on: list[pulumi.Resource] | None = None  # the private endpoints the runner needs
 
 
@@ -168,4 +168,15 @@ class GitHubRunners(pulumi.ComponentResource):
             # The secret and image are fetched at start: the roles and private endpoints come first.
             opts=pulumi.ResourceOptions(parent=self, depends_on=[*grants, *(args.depends_on or [])]),
         )
+        if args.log_analytics_id is not None:
+            monitor.DiagnosticSetting(
+                f"{name}-environment-diagnostics",
+                name="to-log-analytics",
+                resource_uri=self.environment.id,
+                workspace_id=args.log_analytics_id,
+                log_analytics_destination_type="Dedicated",
+                logs=[monitor.DiagnosticsLogSettingsArgs(category_group="allLogs", enabled=True)],
+                metrics=[monitor.DiagnosticsMetricSettingsArgs(category="AllMetrics", enabled=True)],
+                opts=child,
+            )
         self.register_outputs({"runnerLabels": labels, "runnerJob": self.job.name})

@@ -57,6 +57,10 @@ class MlWorkspace(pulumi.ComponentResource):
             workspace_name=names.log_analytics,
             sku=operationalinsights.WorkspaceSkuArgs(name="PerGB2018"),
             retention_in_days=p.log_retention_days,
+            # Private mode: ingestion only through the Monitor private link scope; queries stay
+            # open so people can read logs and alerts in the portal.
+            public_network_access_for_ingestion="Disabled" if n.private else "Enabled",
+            public_network_access_for_query="Enabled",
             opts=child,
             **common,
         )
@@ -67,6 +71,8 @@ class MlWorkspace(pulumi.ComponentResource):
             application_type="web",
             ingestion_mode="LogAnalytics",
             workspace_resource_id=self.log_analytics.id,
+            public_network_access_for_ingestion="Disabled" if n.private else "Enabled",
+            public_network_access_for_query="Enabled",
             opts=child,
             **common,
         )

@@ -27,6 +27,7 @@ UNTAGGABLE = {
     "azure-native:authorization:ManagementLockByScope",
     "azure-native:network:Subnet",
     "azure-native:network:PrivateDnsZoneGroup",
+    "azure-native:monitor:PrivateLinkScopedResource",
 }
 
 
@@ -398,6 +399,13 @@ PRIVATE_ENDPOINT_ZONES: dict[str, tuple[str, ...]] = {
     "file": ("privatelink.file.core.windows.net",),
     "vault": ("privatelink.vaultcore.azure.net",),
     "registry": ("privatelink.azurecr.io",),
+    "azuremonitor": (
+        "privatelink.monitor.azure.com",
+        "privatelink.oms.opinsights.azure.com",
+        "privatelink.ods.opinsights.azure.com",
+        "privatelink.agentsvc.azure-automation.net",
+        "privatelink.blob.core.windows.net",
+    ),
 }
 LOCKED_TYPES = (STORAGE, VAULT, ACR, "azure-native:machinelearningservices:Registry")
 

@@ -36,6 +36,10 @@ ARM_TYPES: dict[str, tuple[str, str]] = {
         "Microsoft.MachineLearningServices/workspaces/{workspaceName}/computes",
         "computeName",
     ),
+    "azure-native:machinelearningservices:OnlineEndpoint": (
+        "Microsoft.MachineLearningServices/workspaces/{workspaceName}/onlineEndpoints",
+        "endpointName",
+    ),
     "azure-native:machinelearningservices:Registry": (
         "Microsoft.MachineLearningServices/registries",
         "registryName",
@@ -61,6 +65,11 @@ ARM_TYPES: dict[str, tuple[str, str]] = {
     ),
     "azure-native:app:ManagedEnvironment": ("Microsoft.App/managedEnvironments", "environmentName"),
     "azure-native:app:Job": ("Microsoft.App/jobs", "jobName"),
+    "azure-native:monitor:PrivateLinkScope": ("microsoft.insights/privateLinkScopes", "scopeName"),
+    "azure-native:monitor:PrivateLinkScopedResource": (
+        "microsoft.insights/privateLinkScopes/{scopeName}/scopedResources",
+        "name",
+    ),
     "azure-native:managedidentity:UserAssignedIdentity": (
         "Microsoft.ManagedIdentity/userAssignedIdentities",
         "resourceName",
@@ -99,6 +108,7 @@ class Registration:
     inputs: dict[str, Any]
     custom: bool
     protect: bool = False
+    depends_on: tuple[str, ...] = ()  # logical names it depends on (`depends_on` and inputs)
 
 
 def _guid(*parts: str) -> str:
@@ -192,6 +202,7 @@ class RecordingMonitor(MockMonitor):
                     dict(inputs),
                     bool(request.custom),
                     bool(getattr(request, "protect", False)),
+                    tuple(sorted(n for n in map(_logical_name, request.dependencies) if n)),
                 )
             )
         return response

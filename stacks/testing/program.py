@@ -45,6 +45,7 @@ class PlannedResource:
     properties: dict[str, Any]
     custom: bool = True
     protect: bool = False  # Pulumi's `protect` option: `pulumi destroy` refuses to delete it
+    depends_on: tuple[str, ...] = ()  # logical names it waits for (`depends_on` and inputs)
 
     def to_json(self) -> dict[str, Any]:
         return {"type": self.type, "name": self.name, "parent": self.parent, "properties": self.properties}
@@ -143,6 +144,22 @@ def read_stack_config(project: str, stack_file: Path) -> dict[str, str]:
     }
 
 
+def _skip_alias_urns() -> None:
+    """Stop the SDK computing a URN for every type alias of every resource (offline only).
+
+    Each azure-native resource declares up to a dozen type aliases, and `Resource.__init__`
+    turns each into an Output of a URN. That list serves only monitors without alias specs;
+    the mock monitor supports them (the aliases are sent as specs), so offline the URNs are
+    never read, yet they were most of a large plan's cost.
+    """
+    import pulumi.resource as resource_module
+    from pulumi.runtime.proto import resource_pb2
+    from pulumi.runtime.settings import monitor_supports_feature
+
+    if monitor_supports_feature(resource_pb2.RESOURCE_MONITOR_FEATURE_ALIAS_SPECS):
+        resource_module.collapse_alias_to_urn = lambda *_args, **_kwargs: None
+
+
 def _run(entry: Path, project: str, environment: str, config: dict[str, str]) -> list:
     import pulumi
     from pulumi.runtime.settings import SETTINGS
@@ -160,6 +177,7 @@ def _run(entry: Path, project: str, environment: str, config: dict[str, str]) ->
         pulumi.runtime.set_mocks(
             monitor.mocks, project=project, stack=environment, preview=True, monitor=monitor
         )
+        _skip_alias_urns()
         sys.path.insert(0, str(entry.parent))
         try:
             runpy.run_path(str(entry), run_name="__main__")
@@ -220,11 +238,44 @@ def plan_program(program_dir: str | Path, environment: str) -> Plan:
             f"the program failed for stack {environment!r}: {type(exc).__name__}: {exc}", entry
         ) from exc
     resources = [
-        PlannedResource(r.type, r.name, r.parent, _tidy(r.inputs), r.custom, r.protect) for r in registrations
+        PlannedResource(r.type, r.name, r.parent, _tidy(r.inputs), r.custom, r.protect, r.depends_on)
+        for r in registrations
     ]
     return Plan(
         project=project, environment=environment, resources=_tree_order(resources), outputs=_tidy(outputs)
     )
+
+
+# Provider modules every environment's program loads; see `_import_shared_modules`.
+SHARED_MODULES = (
+    "resources",
+    "authorization",
+    "managedidentity",
+    "storage",
+    "keyvault",
+    "containerregistry",
+    "operationalinsights",
+    "applicationinsights",
+    "machinelearningservices",
+    "monitor",
+    "consumption",
+)
+
+
+def _import_shared_modules() -> None:
+    """Load the SDK and the provider modules all stacks use once, before forking workers.
+
+    Each worker would otherwise load them itself: on two cores, three workers loading the same
+    modules cost more than one load the forked workers share. Modules only some stacks need
+    (the private network's) still load in the worker that needs them, in parallel.
+    """
+    import pulumi
+    import pulumi_azure_native
+
+    for name in SHARED_MODULES:
+        module = getattr(pulumi_azure_native, name)
+        getattr(module, "__all__", None)  # the provider's modules load lazily, on first attribute
+    pulumi.runtime.settings  # noqa: B018
 
 
 def plan_programs(program_dir: str | Path, environments: list[str], jobs: int | None = None) -> list[Plan]:
@@ -236,8 +287,13 @@ def plan_programs(program_dir: str | Path, environments: list[str], jobs: int | 
     jobs = min(jobs or os.cpu_count() or 1, len(environments))
     if jobs <= 1 or "fork" not in multiprocessing.get_all_start_methods():
         return [plan_program(program_dir, env) for env in environments]
+    _import_shared_modules()
+    # Later environments are the bigger ones (private network, runners, more alerts): start them
+    # first so a small one, not the biggest, is the last to begin when stacks outnumber workers.
+    biggest_first = environments[::-1]
     with multiprocessing.get_context("fork").Pool(jobs) as pool:
-        return pool.starmap(plan_program, [(program_dir, env) for env in environments], chunksize=1)
+        plans = pool.starmap(plan_program, [(program_dir, env) for env in biggest_first], chunksize=1)
+    return plans[::-1]
 
 
 def _tidy(value: Any) -> Any:

@@ -64,13 +64,13 @@ def test_an_unknown_client_id_cannot_log_in(double):
 
 
 def test_a_read_only_identity_cannot_submit_jobs(double):
-    double.login("dev", "AZURE_MONITOR_CLIENT_ID")
-    code, _, err = double("ml", "job", "create", "--file", "azureml/train-job.yml", *ws("dev", double.vars))
+    double.login("prod", "AZURE_MONITOR_CLIENT_ID")
+    code, _, err = double("ml", "job", "create", "--file", "azureml/train-job.yml", *ws("prod", double.vars))
     assert code == 1
     assert "AuthorizationFailed" in err and "Microsoft.MachineLearningServices/workspaces/jobs/write" in err
-    assert "id-ml-demo-dev-monitor" in err
+    assert "id-ml-demo-prod-monitor" in err
     # The read it is meant for is granted.
-    assert double("ml", "data", "list", "--name", "x", *ws("dev", double.vars))[0] == 0
+    assert double("ml", "data", "list", "--name", "x", *ws("prod", double.vars))[0] == 0
 
 
 def test_uploading_data_needs_a_storage_data_role(double):
@@ -129,8 +129,8 @@ def test_traffic_must_add_up_and_a_serving_deployment_cannot_be_deleted(double):
 
 
 def test_every_call_is_recorded_with_its_caller_and_result(double):
-    double.login("dev", "AZURE_MONITOR_CLIENT_ID")
-    double("ml", "job", "create", "--file", "azureml/train-job.yml", *ws("dev", double.vars))
+    double.login("prod", "AZURE_MONITOR_CLIENT_ID")
+    double("ml", "job", "create", "--file", "azureml/train-job.yml", *ws("prod", double.vars))
     log = [json.loads(line) for line in (double.home / "operations.jsonl").read_text().splitlines()]
     assert log[-1]["operation"] == "az ml job create" and log[-1]["result"] == "refused"
-    assert log[-1]["caller"] == "id-ml-demo-dev-monitor" and log[-1]["reason"] == "permission"
+    assert log[-1]["caller"] == "id-ml-demo-prod-monitor" and log[-1]["reason"] == "permission"

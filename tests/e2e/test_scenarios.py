@@ -71,7 +71,7 @@ def as_operator(rehearsal: act.Rehearsal, env: str, *argv: str, monkeypatch) -> 
     monkeypatch.setenv("FORGE_DOUBLE_HOME", str(rehearsal.double))
     labels = (
         ["self-hosted", f"forge-{env}"]
-        if env in json.loads(rehearsal.repo_vars["RUNNER_LABELS"])
+        if env in json.loads(rehearsal.repo_vars["RUNNERS"])
         else "ubuntu-24.04"
     )
     monkeypatch.setenv("FORGE_RUNS_ON", json.dumps(labels))
@@ -253,11 +253,11 @@ def test_a_missing_variable_fails_the_first_step_and_names_it(rehearsal):
 
 
 def test_a_job_logged_in_as_the_wrong_identity_is_refused_and_named(rehearsal):
-    monitor = rehearsal.env_vars["dev"]["AZURE_MONITOR_CLIENT_ID"]
+    reader = rehearsal.env_vars["dev-preview"]["AZURE_PREVIEW_CLIENT_ID"]  # Reader: reads, never writes
     result = red(
-        act.run(rehearsal, "train.yml", env_variables={"dev": {"AZURE_ML_OPERATOR_CLIENT_ID": monitor}}),
+        act.run(rehearsal, "train.yml", env_variables={"dev": {"AZURE_ML_OPERATOR_CLIENT_ID": reader}}),
         "AuthorizationFailed",
-        "id-ml-demo-dev-monitor",
+        "id-ml-demo-dev-preview",
     )
     assert [o["result"] for o in result.operations if o["operation"] != "az login"][-1] == "refused"
     assert "ml-demo" not in workspace_state(rehearsal, "dev")["models"]
@@ -289,7 +289,7 @@ def test_batch_path_trains_on_the_gpu_cluster_and_switches_the_default(batch_pro
 def test_prod_is_refused_from_github_hosted_runners(rehearsal):
     green(act.run(rehearsal, "train.yml", inputs={"reason": "manual"}))
     red(
-        act.run(rehearsal, "deploy.yml", variables={"RUNNER_LABELS": "{}"}),
+        act.run(rehearsal, "deploy.yml", variables={"RUNNERS": "{}"}),
         "PublicNetworkAccessDisabled",
         "mlw-ml-demo-prod",
     )
@@ -312,7 +312,11 @@ def test_infra_previews_on_pull_requests_and_applies_in_promotion_order(rehearsa
             rehearsal,
             "infra.yml",
             "push",
-            env_variables={"dev": {"AZURE_CLIENT_ID": rehearsal.env_vars["dev-preview"]["AZURE_CLIENT_ID"]}},
+            env_variables={
+                "dev": {
+                    "AZURE_DEPLOYER_CLIENT_ID": rehearsal.env_vars["dev-preview"]["AZURE_PREVIEW_CLIENT_ID"]
+                }
+            },
         ),
         "AuthorizationFailed",
         "id-ml-demo-dev-preview",

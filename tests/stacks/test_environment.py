@@ -112,7 +112,9 @@ def test_alerts_cover_amba_must_haves(example_plans, env) -> None:
         a.properties["criteria"]["allOf"][0] for a in plan.of_type("azure-native:monitor:MetricAlert")
     ]
     workspace_metrics = {
-        c["metricName"] for c in criteria if c["metricNamespace"].startswith("Microsoft.MachineLearning")
+        c["metricName"]
+        for c in criteria
+        if c["metricNamespace"] == "Microsoft.MachineLearningServices/workspaces"
     }
     assert workspace_metrics == AMBA_WORKSPACE_METRICS
     namespaces = {c["metricNamespace"] for c in criteria if c["metricName"] == "Availability"}

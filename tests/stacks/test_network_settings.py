@@ -31,6 +31,12 @@ def test_ip_allowlist_and_existing_vnet() -> None:
     assert settings("prod", vnetId=vnet).network.vnet_id == vnet
 
 
+def test_jobs_default_and_override() -> None:
+    assert settings("dev").jobs == ("train", "promote", "deploy")
+    assert settings("prod").jobs == ("train", "promote", "deploy", "drift")
+    assert settings("test", jobs='["deploy"]').jobs == ("deploy",)
+
+
 def test_compute_instance_user_and_generation() -> None:
     s = settings("dev", computeInstanceUser="3f2b8c1e-5d4a-4e6f-9a7b-1c2d3e4f5a6b", generation="3")
     assert s.compute_instance_user == "3f2b8c1e-5d4a-4e6f-9a7b-1c2d3e4f5a6b"
@@ -61,6 +67,7 @@ def test_compute_instance_user_and_generation() -> None:
         ("prod", {"runnerMaxExecutions": "0"}, "forge:runnerMaxExecutions", "1 to 100"),
         ("dev", {"computeInstanceUser": "alice@contoso.com"}, "forge:computeInstanceUser", "Entra object ID"),
         ("dev", {"generation": "0"}, "forge:generation", "1 or more"),
+        ("dev", {"jobs": '["train", "retrain"]'}, "forge:jobs", "unknown job kind(s) retrain"),
     ],
 )
 def test_bad_values_name_the_key(env, overrides, key, fragment) -> None:

@@ -33,6 +33,10 @@ def test_only_prod_is_private(example_plans, env) -> None:
         assert bool(plan.of_type(token)) is private, token
     expected = "Disabled" if private else "Enabled"
     assert one(plan, "azure-native:machinelearningservices:Workspace")["publicNetworkAccess"] == expected
+    # Logs and telemetry: ingestion only through the Monitor private link scope when private.
+    for token in ("azure-native:operationalinsights:Workspace", "azure-native:applicationinsights:Component"):
+        assert one(plan, token)["publicNetworkAccessForIngestion"] == expected
+        assert one(plan, token)["publicNetworkAccessForQuery"] == "Enabled"
     assert one(plan, "azure-native:storage:StorageAccount")["publicNetworkAccess"] == expected
     assert one(plan, "azure-native:keyvault:Vault")["properties"]["publicNetworkAccess"] == expected
     assert one(plan, "azure-native:containerregistry:Registry")["publicNetworkAccess"] == expected
@@ -45,7 +49,8 @@ def test_private_endpoints_cover_every_data_plane_with_microsofts_zones(example_
         for e in plan.of_type("azure-native:network:PrivateEndpoint")
         for conn in e.properties["privateLinkServiceConnections"]
     }
-    assert set(endpoints) == {"amlworkspace", "blob", "file", "vault", "registry"}
+    assert set(endpoints) == {"amlworkspace", "blob", "file", "vault", "registry", "azuremonitor"}
+    assert "/privateLinkScopes/ampls-churn-model-prod" in endpoints["azuremonitor"]
     assert "/Microsoft.MachineLearningServices/workspaces/" in endpoints["amlworkspace"]
     assert (
         endpoints["blob"] == endpoints["file"] and "/Microsoft.Storage/storageAccounts/" in endpoints["blob"]
@@ -69,6 +74,10 @@ def test_private_endpoints_cover_every_data_plane_with_microsofts_zones(example_
         "privatelink.file.core.windows.net",
         "privatelink.vaultcore.azure.net",
         "privatelink.azurecr.io",
+        "privatelink.monitor.azure.com",
+        "privatelink.oms.opinsights.azure.com",
+        "privatelink.ods.opinsights.azure.com",
+        "privatelink.agentsvc.azure-automation.net",
     }
     assert all(z["location"] == "global" for z in zones.values())
     vnet = one(plan, "azure-native:network:VirtualNetwork")
@@ -254,3 +263,14 @@ def test_a_new_generation_renames_the_key_vault_and_workspace(variant_plan, exam
     assert names(after, vault, "vaultName") != names(before, vault, "vaultName")
     storage = "azure-native:storage:StorageAccount"
     assert names(after, storage, "accountName") == names(before, storage, "accountName")
+
+
+def test_monitor_private_link_scope_covers_logs_and_insights(example_plans) -> None:
+    plan = example_plans["prod"]
+    scope = one(plan, "azure-native:monitor:PrivateLinkScope")
+    assert scope["accessModeSettings"]["ingestionAccessMode"] == "PrivateOnly"
+    linked = {
+        r.properties["linkedResourceId"].split("/providers/")[1].split("/")[1]
+        for r in plan.of_type("azure-native:monitor:PrivateLinkScopedResource")
+    }
+    assert linked == {"workspaces", "components"}
