@@ -23,15 +23,32 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
-    command = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests/e2e/test_scenarios.py", "-k", "not batch"]
+    command = [
+        sys.executable,
+        "-m",
+        "pytest",
+        "-q",
+        "-p",
+        "no:cacheprovider",
+        "tests/e2e/test_scenarios.py",
+        "-k",
+        "not batch",
+    ]
     start = time.perf_counter()
     done = subprocess.run(command, cwd=REPO, capture_output=True, text=True, check=False)
     seconds = time.perf_counter() - start
     summary = (done.stdout.strip().splitlines() or ["(no output)"])[-1]
-    result = {"seconds": round(seconds, 1), "target": TARGET_SECONDS, "passed": done.returncode == 0, "summary": summary}
+    result = {
+        "seconds": round(seconds, 1),
+        "target": TARGET_SECONDS,
+        "passed": done.returncode == 0,
+        "summary": summary,
+    }
     print("| benchmark | target | measured | result |")
     print("|---|---|---|---|")
-    print(f"| rehearsal scenarios, default render | <= {TARGET_SECONDS:.0f} s | {seconds:.1f} s | {summary} |")
+    print(
+        f"| rehearsal scenarios, default render | <= {TARGET_SECONDS:.0f} s | {seconds:.1f} s | {summary} |"
+    )
     if args.json:
         args.json.write_text(json.dumps(result, indent=2))
     if done.returncode != 0:
