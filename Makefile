@@ -4,6 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 DEMO := build/demo
+WHEELS := build/wheels
 
 .PHONY: setup demo test lint bench release clean
 
@@ -16,12 +17,22 @@ $(STAMP): pyproject.toml
 
 setup: $(STAMP)
 
-# Scaffold a demo project from this checkout (build/demo is scratch space, recreated each time)
-# and show what its infrastructure would create in every environment.
+# Scaffold a demo project from this checkout (build/ is scratch space, recreated each time) and show
+# what its infrastructure would create in every environment. Generated projects install mlops-forge
+# by version from a package index; until this version is published there, the demo installs the
+# wheel built here, so the printed steps work on a machine that has only Python, git and make.
 demo: $(STAMP)
-	rm -rf $(DEMO)
+	rm -rf build
+	$(BIN)/python -m pip wheel --quiet --no-deps --wheel-dir $(WHEELS) .
 	$(BIN)/mlops-forge new $(DEMO) --defaults
 	$(BIN)/mlops-forge plan $(DEMO)/infra --env all --check
+	@echo
+	@echo "Next, in a new shell:"
+	@echo "  cd $(DEMO)"
+	@echo "  python3 -m venv .venv && . .venv/bin/activate"
+	@echo "  python -m pip install ../wheels/$$(cd $(WHEELS) && ls mlops_forge-*.whl)"
+	@echo "  python -m pip install -r requirements-dev.txt"
+	@echo "  make test plan-check"
 
 test: $(STAMP)
 	$(BIN)/ruff check .

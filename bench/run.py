@@ -14,12 +14,14 @@ import subprocess
 import sys
 from pathlib import Path
 
-BENCHMARKS = ("bench_plan.py", "bench_new.py", "bench_project_tests.py", "bench_fleet.py")
+BENCHMARKS = ("bench_plan.py", "bench_new.py", "bench_project_tests.py", "bench_fleet.py", "bench_e2e.py")
 SMOKE_ARGS = {
     "bench_plan.py": ["--runs", "1"],
     "bench_new.py": ["--runs", "1"],
     "bench_project_tests.py": ["--runs", "1"],
     "bench_fleet.py": ["--sizes", "2", "--compare", "2", "--current", "2"],
+    # The scenario set has no smaller workload: its smoke run is the run itself (about 2 minutes).
+    "bench_e2e.py": [],
 }
 MISSED_TARGET = 1
 

@@ -14,7 +14,7 @@ import traceback
 from collections.abc import Sequence
 from types import FrameType
 
-from generator import __version__, bootstrap, doctor, fleet, new, plan
+from generator import __version__, bootstrap, doctor, fleet, new, plan, rehearse
 from generator.errors import ExitCode, UserError
 
 COMMANDS = (
@@ -23,6 +23,7 @@ COMMANDS = (
     fleet,
     bootstrap,
     doctor,
+    rehearse,
 )
 
 

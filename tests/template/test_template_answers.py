@@ -48,6 +48,8 @@ BAD_ANSWERS = [
     ("serving", ["serving=realtime"]),
     ("state_backend", ["state_backend=s3"]),
     ("forge_version", ["forge_version=latest"]),
+    ("package_index", ["package_index=ftp://pypi.example.com/simple/"]),
+    ("package_index", ["package_index=https://user:token@pkgs.example.com/simple/"]),
 ]
 
 

@@ -65,7 +65,7 @@ def test_expected_files(project: Path, case: Case):
         "infra/requirements.txt",
         *[
             f".github/workflows/{w}.yml"
-            for w in ("ci", "infra", "pulumi-stack", "train", "monitor", "template-update")
+            for w in ("ci", "infra", "pulumi-stack", "train", "monitor", "template-update", "rehearse")
         ],
     ]
     online = ["azureml/online-endpoint.yml", "azureml/online-deployment.yml", "src/online_entry.py"]
@@ -97,9 +97,9 @@ def test_stack_config_follows_the_contract(project: Path, case: Case):
             assert config["forge:registry"] == "create"
             assert config.get("forge:registryHost", False) is (env == environments[0])
     requirements = (project / "infra" / "requirements.txt").read_text()
-    assert re.search(
-        r"^mlops-forge @ git\+https://github\.com/[\w-]+/mlops-forge@v\d+\.\d+\.\d+$", requirements, re.M
-    )
+    # By version from a package index, never a git URL.
+    assert re.search(r"^mlops-forge==\d+\.\d+\.\d+$", requirements, re.M)
+    assert "git+" not in requirements
 
 
 @pytest.mark.parametrize("persona", ["regular", "pedantic"])

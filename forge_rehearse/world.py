@@ -1,0 +1,147 @@
+"""The Azure estate a rehearsal runs against, read from the offline plan of every stack.
+
+Only facts the double needs: per environment, the workspace, storage account, registry and
+compute clusters with their network access, each identity (client ID → principal ID) and every
+role assignment. Client and principal IDs are the ones `stacks.testing`'s mocks give the
+identities, so the IDs a stack would output are the IDs the double recognises.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+IDENTITY = "azure-native:managedidentity:UserAssignedIdentity"
+ROLE_ASSIGNMENT = "azure-native:authorization:RoleAssignment"
+WORKSPACE = "azure-native:machinelearningservices:Workspace"
+REGISTRY = "azure-native:machinelearningservices:Registry"
+STORAGE = "azure-native:storage:StorageAccount"
+COMPUTE = "azure-native:machinelearningservices:Compute"
+CONTAINER_REGISTRY = "azure-native:containerregistry:Registry"
+
+
+@dataclass(frozen=True)
+class Resource:
+    kind: str  # workspace, storage, registry, acr, compute
+    name: str
+    id: str
+    environment: str
+    public: bool  # public network access enabled
+    principal_id: str | None = None  # its system-assigned identity, if any
+
+
+@dataclass(frozen=True)
+class Identity:
+    name: str
+    client_id: str
+    principal_id: str
+    environment: str
+
+
+@dataclass(frozen=True)
+class Assignment:
+    principal_id: str
+    role_guid: str
+    scope: str
+
+
+@dataclass
+class World:
+    resources: list[Resource] = field(default_factory=list)
+    identities: list[Identity] = field(default_factory=list)
+    assignments: list[Assignment] = field(default_factory=list)
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), indent=1)
+
+    @classmethod
+    def from_json(cls, text: str) -> World:
+        raw = json.loads(text)
+        return cls(
+            resources=[Resource(**r) for r in raw["resources"]],
+            identities=[Identity(**i) for i in raw["identities"]],
+            assignments=[Assignment(**a) for a in raw["assignments"]],
+        )
+
+    def find(self, kind: str, name: str) -> Resource | None:
+        return next((r for r in self.resources if r.kind == kind and r.name == name), None)
+
+    def of_kind(self, kind: str, environment: str | None = None) -> list[Resource]:
+        return [r for r in self.resources if r.kind == kind and environment in (None, r.environment)]
+
+    def identity(self, client_id: str) -> Identity | None:
+        return next((i for i in self.identities if i.client_id.lower() == client_id.lower()), None)
+
+    def roles_of(self, principal_id: str, target_id: str) -> list[str]:
+        """GUIDs of the roles `principal_id` holds at `target_id` (assigned there or above)."""
+        target = target_id.lower().rstrip("/")
+        return [
+            a.role_guid
+            for a in self.assignments
+            if a.principal_id == principal_id
+            and (
+                target == a.scope.lower().rstrip("/") or target.startswith(a.scope.lower().rstrip("/") + "/")
+            )
+        ]
+
+
+def _public(properties: dict[str, Any]) -> bool:
+    return str(properties.get("publicNetworkAccess", "Enabled")).lower() != "disabled"
+
+
+def add_plan(world: World, plan: Any) -> None:
+    """Add one environment's planned resources (a `stacks.testing.Plan`) to `world`."""
+    from stacks.testing.mocks import _guid, arm_id
+
+    env = plan.environment
+    for r in plan.resources:
+        if not r.custom:
+            continue
+        props = r.properties
+        rid = arm_id(r.type, r.name, props)
+        system = (
+            _guid(rid, "principal")
+            if isinstance(props.get("identity"), dict)
+            and "SystemAssigned" in str(props["identity"].get("type"))
+            else None
+        )
+        if r.type == "azure-native:resources:ResourceGroup" and "resourceGroupName" in props:
+            world.resources.append(Resource("group", props["resourceGroupName"], rid, env, True))
+        elif r.type == IDENTITY:
+            world.identities.append(
+                Identity(
+                    props.get("resourceName", r.name), _guid(rid, "client"), _guid(rid, "principal"), env
+                )
+            )
+        elif r.type == ROLE_ASSIGNMENT:
+            world.assignments.append(
+                Assignment(props["principalId"], props["roleDefinitionId"].rsplit("/", 1)[-1], props["scope"])
+            )
+        elif r.type == WORKSPACE:
+            world.resources.append(
+                Resource("workspace", props["workspaceName"], rid, env, _public(props), system)
+            )
+        elif r.type == REGISTRY:
+            world.resources.append(
+                Resource("registry", props["registryName"], rid, env, _public(props), system)
+            )
+        elif r.type == STORAGE:
+            world.resources.append(
+                Resource("storage", props["accountName"], rid, env, _public(props), system)
+            )
+        elif r.type == CONTAINER_REGISTRY:
+            world.resources.append(Resource("acr", props["registryName"], rid, env, _public(props), system))
+        elif r.type == COMPUTE and props.get("properties", {}).get("computeType") == "AmlCompute":
+            world.resources.append(Resource("compute", props["computeName"], rid, env, True, system))
+
+
+def build(program_dir: Path, environments: list[str]) -> World:
+    """The world of every environment of the Pulumi program in `program_dir` (offline plans)."""
+    from stacks.testing import plan_program
+
+    world = World()
+    for env in environments:
+        add_plan(world, plan_program(program_dir, env))
+    return world

@@ -1,0 +1,55 @@
+"""Session fixtures: the wheel is built once and served as a package index for every e2e test."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from .index import SimpleIndex, build_wheel, write_simple_index
+
+
+@pytest.fixture(scope="session")
+def forge_wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return build_wheel(tmp_path_factory.mktemp("wheels"))
+
+
+@pytest.fixture(scope="session")
+def package_index(forge_wheel: Path, tmp_path_factory: pytest.TempPathFactory):
+    root = tmp_path_factory.mktemp("index")
+    write_simple_index(forge_wheel.parent, root)
+    with SimpleIndex(root) as index:
+        yield index
+
+
+def render_project(dest: Path, **data: object) -> Path:
+    """Render this checkout's template and commit it, as `mlops-forge new` + `git init` would."""
+    import subprocess
+    import warnings
+
+    import copier
+    from copier.errors import DirtyLocalWarning
+
+    from .index import REPO
+
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", category=DirtyLocalWarning)
+        copier.run_copy(str(REPO), dest, data=data, defaults=True, vcs_ref="HEAD", quiet=True)
+    git = ["git", "-C", str(dest), "-c", "user.name=t", "-c", "user.email=t@example.com"]
+    subprocess.run([*git, "init", "-q", "-b", "main"], check=True)
+    subprocess.run([*git, "add", "-A"], check=True)
+    subprocess.run([*git, "commit", "-q", "-m", "scaffold"], check=True)
+    return dest
+
+
+@pytest.fixture(scope="session")
+def default_project(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return render_project(tmp_path_factory.mktemp("default") / "ml-demo")
+
+
+@pytest.fixture(scope="session")
+def default_world(default_project: Path):
+    from forge_rehearse.act import stack_environments
+    from forge_rehearse.world import build
+
+    return build(default_project / "infra", stack_environments(default_project))
