@@ -8,7 +8,7 @@ from pathlib import Path
 
 import yaml
 
-from generator.fleet_template import copier_url
+from generator.fleet.template import copier_url
 
 from .conftest import REPO, git, render
 
