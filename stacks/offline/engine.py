@@ -12,6 +12,7 @@ import contextvars
 import multiprocessing
 import os
 import runpy
+import signal
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -215,9 +216,19 @@ def plan_programs(program_dir: str | Path, environments: list[str], jobs: int | 
     # Later environments are the bigger ones (private network, runners, more alerts): start them
     # first so a small one, not the biggest, is the last to begin when stacks outnumber workers.
     biggest_first = environments[::-1]
-    with multiprocessing.get_context("fork").Pool(jobs) as pool:
+    with multiprocessing.get_context("fork").Pool(jobs, initializer=_default_signals) as pool:
         plans = pool.starmap(plan_program, [(program_dir, env) for env in biggest_first], chunksize=1)
     return plans[::-1]
+
+
+def _default_signals() -> None:
+    """Workers die on SIGTERM, whatever handler the parent had when it forked them.
+
+    The pool stops its workers with SIGTERM when it closes. A handler inherited from the caller
+    (the CLI turns SIGTERM into an exception, to clean up) can leave a worker blocked on the
+    pool's queue lock instead of exiting, and the parent waits for it forever.
+    """
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
 
 
 # The wire form of a secret value (pulumi.runtime.rpc's signature key and secret signature).
