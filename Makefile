@@ -30,7 +30,7 @@ demo: $(STAMP)
 	@echo "Next, in a new shell:"
 	@echo "  cd $(DEMO)"
 	@echo "  python3 -m venv .venv && . .venv/bin/activate"
-	@echo "  python -m pip install ../wheels/$$(cd $(WHEELS) && ls mlops_forge-*.whl)"
+	@echo "  python -m pip install ../wheels/$$(cd $(WHEELS) && ls mlops_forge_azure-*.whl)"
 	@echo "  python -m pip install -r requirements-dev.txt"
 	@echo "  make test plan-check"
 

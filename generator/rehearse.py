@@ -115,7 +115,9 @@ def run(args: argparse.Namespace) -> int:
     try:
         from forge_rehearse import act
     except ImportError as exc:  # pragma: no cover - the extra is missing
-        raise UserError(f"rehearse needs the extra: pip install 'mlops-forge[rehearse]' ({exc})") from None
+        raise UserError(
+            f"rehearse needs the extra: pip install 'mlops-forge-azure[rehearse]' ({exc})"
+        ) from None
     project = args.project.resolve()
     workflows = _workflows(project, args.workflows)
     if not workflows:

@@ -75,7 +75,7 @@ def default_template(version: str = generator.__version__) -> tuple[str, str | N
         # A source checkout without the tag: render what is checked out.
         return str(root), "HEAD" if has_git else None
     try:
-        urls = metadata("mlops-forge").get_all("Project-URL") or []
+        urls = metadata(generator.DISTRIBUTION).get_all("Project-URL") or []
     except PackageNotFoundError:  # pragma: no cover - the package is always installed to run this
         urls = []
     for entry in urls:

@@ -2,7 +2,7 @@
 
 `build_wheel` builds it once; `SimpleIndex` serves a directory of wheels as a PEP 503 simple index
 on 127.0.0.1 (what a private feed such as Azure Artifacts or devpi offers), so a project rendered
-with `package_index=<its URL>` resolves `mlops-forge==<version>` from it like from PyPI.
+with `package_index=<its URL>` resolves `mlops-forge-azure==<version>` from it like from PyPI.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ def build_wheel(dest: Path) -> Path:
         capture_output=True,
         text=True,
     )
-    (wheel,) = dest.glob("mlops_forge-*.whl")
+    (wheel,) = dest.glob("mlops_forge_azure-*.whl")
     return wheel
 
 

@@ -89,9 +89,9 @@ def test_requirements_pin_a_version_and_pip_resolves_it_from_the_wheel(tmp_path:
     text = requirements.read_text()
     assert "git+" not in text and "@" not in text
     version = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["version"]
-    assert re.search(rf"^mlops-forge=={re.escape(version)}$", text, re.M)
+    assert re.search(rf"^mlops-forge-azure=={re.escape(version)}$", text, re.M)
     resolved = _resolve(requirements, "--no-index", "--find-links", str(forge_wheel.parent))
-    assert resolved == {f"mlops-forge=={version}": forge_wheel.as_uri()}
+    assert resolved == {f"mlops-forge-azure=={version}": forge_wheel.as_uri()}
 
 
 def test_a_private_index_answer_is_where_pip_installs_from(tmp_path: Path, package_index, forge_wheel: Path):
@@ -101,8 +101,8 @@ def test_a_private_index_answer_is_where_pip_installs_from(tmp_path: Path, packa
     assert package_index.url in (project / "README.md").read_text()
     # No index on the command line: the one named in the requirements file is used.
     ((name, url),) = _resolve(requirements).items()
-    assert name.startswith("mlops-forge==")
-    assert url == f"{package_index.url}mlops-forge/{forge_wheel.name}"
+    assert name.startswith("mlops-forge-azure==")
+    assert url == f"{package_index.url}mlops-forge-azure/{forge_wheel.name}"
 
 
 def test_without_the_package_in_the_index_the_install_fails(tmp_path: Path, package_index):
@@ -114,7 +114,7 @@ def test_without_the_package_in_the_index_the_install_fails(tmp_path: Path, pack
         capture_output=True, text=True, env=ISOLATED, timeout=120, check=False,
     )  # fmt: skip
     assert result.returncode != 0
-    assert "mlops-forge==9.9.9" in result.stderr
+    assert "mlops-forge-azure==9.9.9" in result.stderr
 
 
 def test_copier_update_fetches_the_recorded_url_mapped_to_a_local_repository(tmp_path: Path):

@@ -2,7 +2,7 @@
 
 The Marketplace actions are replaced by the stand-ins under standins/ (see its README); the publish
 step uploads with twine to a pypiserver on 127.0.0.1, the way the real action uploads to PyPI.
-Then, as a user would: `pip install mlops-forge==X.Y.Z` from that index into a fresh venv, and
+Then, as a user would: `pip install mlops-forge-azure==X.Y.Z` from that index into a fresh venv, and
 `mlops-forge new` + `mlops-forge plan --check` work.
 """
 
@@ -166,9 +166,10 @@ def test_release_workflow_succeeds_and_runs_every_job(release_run):
 def test_the_index_received_the_sdist_and_the_wheel(release_run):
     version = release_run.checkout.version
     names = sorted(p.name for p in release_run.packages.iterdir())
-    assert names == [f"mlops_forge-{version}-py3-none-any.whl", f"mlops_forge-{version}.tar.gz"], _log(
-        release_run
-    )
+    assert names == [
+        f"mlops_forge_azure-{version}-py3-none-any.whl",
+        f"mlops_forge_azure-{version}.tar.gz",
+    ], _log(release_run)
 
 
 def test_provenance_was_attested_for_exactly_what_was_published(release_run):
@@ -194,7 +195,7 @@ def test_the_github_release_carries_the_changelog_section(release_run):
     section = changelog.split(f"## [{release_run.checkout.version}]", 1)[1].split("\n## [", 1)[0]
     first_entry = next(line for line in section.splitlines() if line.startswith("- "))
     assert first_entry in notes
-    assert sorted(p.name for p in out.glob("mlops_forge-*")) == sorted(
+    assert sorted(p.name for p in out.glob("mlops_forge_azure-*")) == sorted(
         p.name for p in release_run.packages.iterdir()
     )
 
@@ -231,7 +232,7 @@ def test_pip_install_from_the_index_then_new_and_plan_work(release_run, tmp_path
     )  # fmt: skip
     assert install.returncode == 0, install.stderr[-3000:]
     installed = {i["metadata"]["name"]: i for i in json.loads(report.read_text())["install"]}
-    source = installed["mlops-forge"]["download_info"]["url"]
+    source = installed["mlops-forge-azure"]["download_info"]["url"]
     assert source.startswith(release_run.index_url), f"mlops-forge came from {source}"
 
     project = tmp_path / "churn"
