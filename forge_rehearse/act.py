@@ -40,8 +40,6 @@ STANDINS = {
     "pulumi/actions": "pulumi",
     "actions/create-github-app-token": "create-github-app-token",
 }
-TENANT_ID = "00000000-0000-0000-0000-000000000001"
-SUBSCRIPTION_ID = "00000000-0000-0000-0000-000000000000"
 COPY_SKIP = shutil.ignore_patterns(
     ".venv", "__pycache__", ".pytest_cache", ".ruff_cache", "mlruns", "*.egg-info", "build"
 )
@@ -139,57 +137,16 @@ def runner_labels(workflows: Path) -> set[str]:
 # Preparation
 # ------------------------------------------------------------------------------------------------
 
-IDENTITY_VARIABLES = {
-    "github": "AZURE_DEPLOYER_CLIENT_ID",
-    "mlops": "AZURE_ML_OPERATOR_CLIENT_ID",
-    "monitor": "AZURE_MONITOR_CLIENT_ID",
-    "preview": "AZURE_PREVIEW_CLIENT_ID",
-}
-
 
 def default_variables(project: Path, world: World) -> tuple[dict[str, str], dict[str, dict[str, str]]]:
-    """The GitHub variables `bootstrap` would set from the stack outputs: (repository, per environment)."""
-    answers = yaml.safe_load((project / ".copier-answers.yml").read_text()) or {}
-    name = answers.get("project_name", project.name)
-    registries = world.of_kind("registry")
-    repo = {
-        "AZURE_TENANT_ID": TENANT_ID,
-        "AZURE_SUBSCRIPTION_ID": SUBSCRIPTION_ID,
-        "PULUMI_BACKEND_URL": "azblob://pulumi-state?storage_account=stpulumistate",
-    }
-    if registries:
-        repo["AZURE_ML_REGISTRY"] = registries[0].name
-    elif answers.get("registry_id"):
-        repo["AZURE_ML_REGISTRY"] = str(answers["registry_id"]).rsplit("/", 1)[-1]
-    runners: dict[str, list[str]] = {}
-    per_env: dict[str, dict[str, str]] = {}
-    for env in {r.environment for r in world.of_kind("workspace")}:
-        (ws,) = world.of_kind("workspace", env)
-        group = ws.id.split("/")[4]
-        common = {
-            "AZURE_RESOURCE_GROUP": group,
-            "AZURE_ML_WORKSPACE": ws.name,
-            "AZURE_ML_ENDPOINT": f"{name}-{env}",
-        }
-        ids = {
-            kind: i.client_id
-            for i in world.identities
-            if i.environment == env
-            for kind in IDENTITY_VARIABLES
-            if i.name.endswith(f"-{kind}")
-        }
-        main_env = {**common, **{IDENTITY_VARIABLES[k]: v for k, v in ids.items()}}
-        if "github" in ids:
-            main_env["AZURE_CLIENT_ID"] = ids["github"]  # pulumi-stack.yml's deployer
-        per_env[env] = main_env
-        per_env[f"{env}-preview"] = {
-            **common,
-            "AZURE_PREVIEW_CLIENT_ID": ids.get("preview", ""),
-            "AZURE_CLIENT_ID": ids.get("preview", ""),
-        }
-        if not ws.public:
-            runners[env] = ["self-hosted", f"forge-{env}"]
-    repo["RUNNERS"] = json.dumps(runners)
+    """The GitHub variables the stacks create (`stacks.github`): (repository, per environment).
+
+    Read from the planned GitHub resources, not written here, so a variable a workflow reads
+    that no stack creates fails the rehearsal as it would fail on GitHub.
+    """
+    del project  # the variables are the stacks' own: nothing of the project's files is needed
+    repo = dict(world.variables.get("", {}))
+    per_env = {scope: dict(values) for scope, values in world.variables.items() if scope}
     return repo, per_env
 
 

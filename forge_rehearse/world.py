@@ -52,6 +52,9 @@ class World:
     resources: list[Resource] = field(default_factory=list)
     identities: list[Identity] = field(default_factory=list)
     assignments: list[Assignment] = field(default_factory=list)
+    # The GitHub variables the stacks create (stacks.github): GitHub environment → name → value,
+    # "" for the repository's own. Workflows read exactly these, as they would on GitHub.
+    variables: dict[str, dict[str, str]] = field(default_factory=dict)
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), indent=1)
@@ -63,6 +66,7 @@ class World:
             resources=[Resource(**r) for r in raw["resources"]],
             identities=[Identity(**i) for i in raw["identities"]],
             assignments=[Assignment(**a) for a in raw["assignments"]],
+            variables=raw.get("variables", {}),
         )
 
     def find(self, kind: str, name: str) -> Resource | None:
@@ -92,9 +96,12 @@ def _public(properties: dict[str, Any]) -> bool:
 
 
 def add_plan(world: World, plan: Any) -> None:
-    """Add one environment's planned resources (a `stacks.testing.Plan`) to `world`."""
-    from stacks.testing.mocks import _guid, arm_id
+    """Add one environment's planned resources (a `stacks.offline.Plan`) to `world`."""
+    from stacks.github import planned_variables
+    from stacks.offline.mocks import _guid, arm_id
 
+    for scope, values in planned_variables(plan.resources).items():
+        world.variables.setdefault(scope or "", {}).update({k: str(v) for k, v in values.items()})
     env = plan.environment
     for r in plan.resources:
         if not r.custom:

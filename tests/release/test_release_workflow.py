@@ -227,7 +227,7 @@ def test_pip_install_from_the_index_then_new_and_plan_work(release_run, tmp_path
     install = subprocess.run(
         [str(python), "-m", "pip", "install", "--quiet", "--no-compile", "--report", str(report),
          "--index-url", f"{release_run.index_url}/simple/", "--extra-index-url", PYPI_SIMPLE,
-         f"mlops-forge=={version}"],
+         f"mlops-forge-azure=={version}"],
         capture_output=True, text=True, timeout=600, check=False,
     )  # fmt: skip
     assert install.returncode == 0, install.stderr[-3000:]

@@ -98,7 +98,7 @@ def test_stack_config_follows_the_contract(project: Path, case: Case):
             assert config.get("forge:registryHost", False) is (env == environments[0])
     requirements = (project / "infra" / "requirements.txt").read_text()
     # By version from a package index, never a git URL.
-    assert re.search(r"^mlops-forge==\d+\.\d+\.\d+$", requirements, re.M)
+    assert re.search(r"^mlops-forge-azure==\d+\.\d+\.\d+$", requirements, re.M)
     assert "git+" not in requirements
 
 

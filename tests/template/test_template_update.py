@@ -31,7 +31,7 @@ def test_update_to_the_next_tag_keeps_user_edits(tmp_path):
 
     template = _template_repo(tmp_path / "template")
     project = render(tmp_path / "project", {"project_name": "churn"}, template=template, vcs_ref="v0.1.0")
-    assert "mlops-forge==0.1.0" in (project / "infra" / "requirements.txt").read_text()
+    assert "mlops-forge-azure==0.1.0" in (project / "infra" / "requirements.txt").read_text()
     git(project, "init", "-q", "-b", "main")
     git(project, "add", "-A")
     git(project, "-c", "user.name=t", "-c", "user.email=t@example.com", "commit", "-q", "-m", "scaffold")
@@ -66,5 +66,5 @@ def test_update_to_the_next_tag_keeps_user_edits(tmp_path):
     assert "Keep the churn threshold at 0.4." in readme.read_text()
     assert "clean:" in (project / "Makefile").read_text()
     assert (project / "data" / "churn.csv").read_text().count("\n") == 1, "data/ belongs to the user"
-    assert "mlops-forge==0.2.0" in (project / "infra" / "requirements.txt").read_text()
+    assert "mlops-forge-azure==0.2.0" in (project / "infra" / "requirements.txt").read_text()
     assert "_commit: v0.2.0" in (project / ".copier-answers.yml").read_text()
