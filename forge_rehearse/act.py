@@ -39,6 +39,7 @@ STANDINS = {
     "azure/login": "azure-login",
     "pulumi/actions": "pulumi",
     "actions/create-github-app-token": "create-github-app-token",
+    "actions/upload-artifact": "upload-artifact",
 }
 COPY_SKIP = shutil.ignore_patterns(
     ".venv", "__pycache__", ".pytest_cache", ".ruff_cache", "mlruns", "*.egg-info", "build"
