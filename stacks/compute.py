@@ -11,10 +11,10 @@ from dataclasses import dataclass
 
 import pulumi
 from pulumi_azure_native import machinelearningservices as ml
-from pulumi_azure_native import managedidentity
 
 from stacks import roles
 from stacks.config import EnvironmentSettings
+from stacks.identity import workload_identity
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -36,29 +36,18 @@ class MlCompute(pulumi.ComponentResource):
         s, p, names = args.settings, args.settings.profile, args.settings.names
         self._args = args
         child = pulumi.ResourceOptions(parent=self)
-        self.identity = managedidentity.UserAssignedIdentity(
-            f"{name}-identity",
-            resource_name_=names.identity("compute"),
+        self.identity, grants = workload_identity(
+            name,
+            settings=s,
+            purpose="compute",
             resource_group_name=args.resource_group_name,
-            location=s.location,
-            tags=s.tags,
-            opts=child,
-        )
-        grants = [
-            roles.assign(
-                f"{name}-{key}",
-                key=(s.project, s.environment, "compute", key),
-                role=role,
-                principal_id=self.identity.principal_id,
-                scope=scope,
-                subscription_id=args.subscription_id,
-                parent=self,
-            )
-            for key, role, scope in (
+            subscription_id=args.subscription_id,
+            grants=(
                 ("blob", roles.STORAGE_BLOB_DATA_CONTRIBUTOR, args.storage_id),
                 ("acr-pull", roles.ACR_PULL, args.container_registry_id),
-            )
-        ]
+            ),
+            parent=self,
+        )
         self._grants = grants
 
         self.cpu_cluster = self._cluster(f"{name}-cpu", names.cpu_cluster, p.cpu_vm_size, p.cpu_max_nodes)

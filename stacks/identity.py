@@ -197,3 +197,42 @@ class CiIdentity(pulumi.ComponentResource):
             )
             previous = [credential]
         return identity
+
+
+def workload_identity(
+    name: str,
+    *,
+    settings: EnvironmentSettings,
+    purpose: str,
+    resource_group_name: pulumi.Input[str],
+    subscription_id: pulumi.Input[str],
+    grants: tuple[tuple[str, str, pulumi.Input[str]], ...],
+    parent: pulumi.Resource,
+) -> tuple[managedidentity.UserAssignedIdentity, list[pulumi.Resource]]:
+    """A user-assigned identity a workload runs as (clusters, runners), with its role grants.
+
+    Azure grants a user-assigned identity nothing by itself (only system-assigned ones get AcrPull
+    or blob access automatically), so every role it needs is one of `grants`: (key, role, scope).
+    """
+    s = settings
+    identity = managedidentity.UserAssignedIdentity(
+        f"{name}-identity",
+        resource_name_=s.names.identity(purpose),
+        resource_group_name=resource_group_name,
+        location=s.location,
+        tags=s.tags,
+        opts=pulumi.ResourceOptions(parent=parent),
+    )
+    assignments = [
+        roles.assign(
+            f"{name}-{key}",
+            key=(s.project, s.environment, purpose, key),
+            role=role,
+            principal_id=identity.principal_id,
+            scope=scope,
+            subscription_id=subscription_id,
+            parent=parent,
+        )
+        for key, role, scope in grants
+    ]
+    return identity, assignments

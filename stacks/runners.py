@@ -18,10 +18,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import pulumi
-from pulumi_azure_native import app, managedidentity, monitor
+from pulumi_azure_native import app, monitor
 
 from stacks import roles
 from stacks.config import EnvironmentSettings
+from stacks.identity import workload_identity
 
 GITHUB_SECRET_NAME = "github-runner-pat"  # the Key Vault secret `bootstrap` stores
 SCALER_TYPE = "github-runner"
@@ -54,29 +55,18 @@ class GitHubRunners(pulumi.ComponentResource):
         child = pulumi.ResourceOptions(parent=self)
         owner, repo = s.github_repository.split("/", 1)
 
-        self.identity = managedidentity.UserAssignedIdentity(
-            f"{name}-identity",
-            resource_name_=names.identity("runner"),
+        self.identity, grants = workload_identity(
+            name,
+            settings=s,
+            purpose="runner",
             resource_group_name=args.resource_group_name,
-            location=s.location,
-            tags=s.tags,
-            opts=child,
-        )
-        grants = [
-            roles.assign(
-                f"{name}-{key}",
-                key=(s.project, s.environment, "runner", key),
-                role=role,
-                principal_id=self.identity.principal_id,
-                scope=scope,
-                subscription_id=args.subscription_id,
-                parent=self,
-            )
-            for key, role, scope in (
+            subscription_id=args.subscription_id,
+            grants=(
                 ("secrets", roles.KEY_VAULT_SECRETS_USER, args.key_vault_id),
                 ("acr-pull", roles.ACR_PULL, args.container_registry_id),
-            )
-        ]
+            ),
+            parent=self,
+        )
         self.environment = app.ManagedEnvironment(
             f"{name}-environment",
             environment_name=names.runner_environment,
