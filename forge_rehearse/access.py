@@ -2,8 +2,7 @@
 
 Permissions come from `stacks.permissions` (the one table of Microsoft's built-in role
 definitions and of what each operation needs), checked against the role assignments in the
-environment's plan. A few read/delete operations the workflows use are not in that table yet;
-`SUPPLEMENT` lists them in the same shape, with the same Microsoft source, until they move there.
+environment's plan; an operation the table lacks is refused, naming the table to add it to.
 Network: an operation on a private plane (workspace, storage, registry, endpoint data planes)
 of a resource whose public network access is disabled is unreachable from a GitHub-hosted runner.
 """
@@ -40,60 +39,9 @@ def _permissions() -> ModuleType:
 permissions = _permissions()
 Operation = permissions.Operation
 
-_ML = "Microsoft.MachineLearningServices"
-_WS_READ = f"{_ML}/workspaces/read"
-_SOURCE = (
-    "https://learn.microsoft.com/azure/role-based-access-control/permissions/"
-    "ai-machine-learning#microsoftmachinelearningservices"
-)
-
-
-def _ml(name: str, *actions: str, plane: str = "arm") -> Operation:
-    return Operation(name=name, actions=(_WS_READ, *actions), plane=plane, scope="workspace", source=_SOURCE)
-
-
-SUPPLEMENT: dict[str, Operation] = {
-    op.name: op
-    for op in (
-        _ml("az ml data list", f"{_ML}/workspaces/data/versions/read"),
-        _ml("az ml data show", f"{_ML}/workspaces/data/versions/read"),
-        _ml("az ml data download", f"{_ML}/workspaces/data/versions/read"),
-        _ml("az ml model list", f"{_ML}/workspaces/models/versions/read"),
-        _ml("az ml model download", f"{_ML}/workspaces/models/versions/read"),
-        _ml("az ml online-endpoint show", f"{_ML}/workspaces/onlineEndpoints/read"),
-        _ml("az ml online-endpoint list", f"{_ML}/workspaces/onlineEndpoints/read"),
-        _ml("az ml online-endpoint update", f"{_ML}/workspaces/onlineEndpoints/write"),
-        _ml("az ml online-deployment show", f"{_ML}/workspaces/onlineEndpoints/deployments/read"),
-        _ml("az ml online-deployment list", f"{_ML}/workspaces/onlineEndpoints/deployments/read"),
-        _ml("az ml online-deployment delete", f"{_ML}/workspaces/onlineEndpoints/deployments/delete"),
-        _ml("az ml batch-endpoint show", f"{_ML}/workspaces/batchEndpoints/read"),
-        _ml("az ml batch-endpoint list", f"{_ML}/workspaces/batchEndpoints/read"),
-        _ml("az ml batch-endpoint update", f"{_ML}/workspaces/batchEndpoints/write"),
-        _ml(
-            "az ml batch-endpoint invoke",
-            f"{_ML}/workspaces/batchEndpoints/read",
-            f"{_ML}/workspaces/jobs/write",
-        ),
-        Operation(
-            name="az ml model share",
-            actions=(f"{_ML}/registries/read", f"{_ML}/registries/assets/write"),
-            plane="registry",
-            scope="registry",
-            source="https://learn.microsoft.com/azure/machine-learning/how-to-manage-registries",
-        ),
-        Operation(
-            name="az ml model list --registry-name",
-            actions=(f"{_ML}/registries/read", f"{_ML}/registries/assets/read"),
-            plane="registry",
-            scope="registry",
-            source="https://learn.microsoft.com/azure/machine-learning/how-to-manage-registries",
-        ),
-    )
-}
-
 
 def operation(name: str) -> Operation:
-    found = permissions.OPERATIONS.get(name) or SUPPLEMENT.get(name)
+    found = permissions.OPERATIONS.get(name)
     if found is None:
         raise KeyError(f"no permission rule for {name!r}: add it to stacks/permissions.py")
     return found
