@@ -32,7 +32,7 @@ from pulumi_azure_native import authorization
 from stacks import naming
 from stacks.config import ConfigError, ConfigSource, EnvironmentSettings
 from stacks.github_plans import PLANS, VISIBILITIES, Capabilities, capabilities
-from stacks.identity import preview_environment
+from stacks.identity import monitor_environment, preview_environment
 from stacks.runners import runner_labels
 from stacks.state import BACKENDS, state_storage
 
@@ -48,7 +48,9 @@ class Variable:
 
     name: str
     output: str
-    where: str  # "deploy" (`<env>`), "preview" (`<env>-preview`), "both", or "repository" (host stack)
+    # "deploy" (`<env>`), "preview" (`<env>-preview`), "monitor" (`<env>-monitor`, where the drift check
+    # runs), "both" (every environment of the stack), or "repository" (host stack)
+    where: str
 
 
 # The one table of variables the workflows read. The test of every render reads `vars.X` from
@@ -59,7 +61,7 @@ VARIABLES: tuple[Variable, ...] = (
     # workflows that pick the identity by expression find every ID in both environments.
     Variable("AZURE_DEPLOYER_CLIENT_ID", "deployerClientId", "both"),
     Variable("AZURE_ML_OPERATOR_CLIENT_ID", "mlOperatorClientId", "both"),
-    Variable("AZURE_MONITOR_CLIENT_ID", "monitorClientId", "deploy"),
+    Variable("AZURE_MONITOR_CLIENT_ID", "monitorClientId", "monitor"),
     Variable("AZURE_PREVIEW_CLIENT_ID", "previewClientId", "both"),
     Variable("AZURE_RESOURCE_GROUP", "resourceGroup", "both"),
     Variable("AZURE_ML_WORKSPACE", "workspace", "both"),
@@ -285,6 +287,14 @@ class GithubEnvironments(pulumi.ComponentResource):
             preview_name = preview_environment(s.environment)
             preview = self._environment(preview_name, default_branch_only=False, reviewers=None)
             self._variables(preview, preview_name, ("preview", "both"))
+            if "drift" in s.jobs:
+                # The scheduled drift check: read-only, from the default branch, never waiting for
+                # the approvers that guard deployments to this environment.
+                monitor_name = monitor_environment(s.environment)
+                watch = self._environment(
+                    monitor_name, default_branch_only=caps.branch_policies, reviewers=None
+                )
+                self._variables(watch, monitor_name, ("monitor", "both"))
 
         if g.repository_host:
             self._repository_variables()

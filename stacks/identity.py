@@ -8,14 +8,15 @@ One identity per job kind, each holding exactly what its operations need (the ac
 | deployer   | `<env>`            | Contributor + constrained RBAC Administrator (resource group)  |
 | ML operator| `<env>`            | AzureML Data Scientist + Reader (workspace), Storage Blob Data |
 |            |                    | Contributor (storage), AzureML Registry User (registry)        |
-| monitor    | `<env>`            | Monitoring Reader (resource group), Storage Blob Data Reader   |
+| monitor    | `<env>-monitor`    | Monitoring Reader (resource group), Storage Blob Data Reader   |
 | previewer  | `<env>-preview`    | Reader (resource group)                                        |
 
 Jobs that name a GitHub `environment` present the subject `repo:OWNER/REPO:environment:NAME`,
 so the branch cannot be in the subject: the `<env>` environments allow deployments from the
-default branch only (a GitHub environment rule `bootstrap` sets; docs/stacks.md), which is
-what makes these identities default-branch-only. `<env>-preview` allows any branch and its
-identity can only read.
+default branch only (a GitHub environment rule the stacks' GitHub side sets; docs/stacks.md),
+which is what makes these identities default-branch-only. `<env>-preview` allows any branch and
+its identity can only read. `<env>-monitor` (default branch only, never reviewers) is where the
+daily drift check runs: a scheduled read-only job must not wait for prod's approvers.
 """
 
 from __future__ import annotations
@@ -45,6 +46,11 @@ JOB_IDENTITIES = {
 def github_subject(repository: str, environment: str) -> str:
     """Only jobs bound to this GitHub environment of this repository can use the identity."""
     return f"repo:{repository}:environment:{environment}"
+
+
+def monitor_environment(environment: str) -> str:
+    """The GitHub environment the drift check runs in: default branch only, no reviewers, read-only."""
+    return f"{environment}-monitor"
 
 
 def preview_environment(environment: str) -> str:
@@ -79,7 +85,9 @@ class CiIdentity(pulumi.ComponentResource):
             else None
         )
         self.monitor = (
-            self._federated(f"{name}-monitor", names.identity("monitor"), [s.environment])
+            self._federated(
+                f"{name}-monitor", names.identity("monitor"), [monitor_environment(s.environment)]
+            )
             if "drift" in s.jobs
             else None
         )

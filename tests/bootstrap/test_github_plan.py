@@ -155,7 +155,9 @@ def test_environments_named_by_jobs_exist(rendered):
         r.environment for r in workflow_reads(rendered.root) if r.environment and "${{" not in r.environment
     }
     assert named <= created, f"jobs name environments no stack creates: {sorted(named - created)}"
-    assert stack_environments(rendered) | {"template-update"} == created
+    # The drift check's own environment, in the last (production) environment only.
+    monitor = {f"{rendered.environments[-1]}-monitor"}
+    assert stack_environments(rendered) | {"template-update"} | monitor == created
 
 
 def _federated_client_id(plan, subject: str) -> str:
@@ -193,7 +195,9 @@ def test_environment_variables_come_from_the_stack(rendered):
     for stack, p in rendered.resources("github:index/actionsEnvironmentVariable:ActionsEnvironmentVariable"):
         if p["environment"] == "template-update":
             continue
-        assert p["environment"] in (stack, f"{stack}-preview"), f"{stack} writes into {p['environment']}"
+        assert p["environment"] in (stack, f"{stack}-preview", f"{stack}-monitor"), (
+            f"{stack} writes into {p['environment']}"
+        )
         expected = expected_environment_value(rendered, stack, p["environment"], p["variableName"])
         if p["variableName"] == "AZURE_ML_ENDPOINT":
             assert re.fullmatch(r"[A-Za-z][A-Za-z0-9-]{1,30}[A-Za-z0-9]", p["value"]), p["value"]
@@ -266,7 +270,8 @@ def test_deploying_environments_accept_the_default_branch_only(rendered):
             "github:index/repositoryEnvironmentDeploymentPolicy:RepositoryEnvironmentDeploymentPolicy"
         )
     }
-    deploying = set(rendered.environments) | {"template-update"}
+    # The drift check's environment is default-branch-only too (scheduled runs are on main).
+    deploying = set(rendered.environments) | {"template-update", f"{rendered.environments[-1]}-monitor"}
     for name, environment in environments.items():
         if name in deploying:
             assert environment["deploymentBranchPolicy"] == {
@@ -359,14 +364,18 @@ def test_federated_subjects_are_the_environments_azure_jobs_run_in(rendered):
         for plan in rendered.plans.values()
         for r in plan.of_type("azure-native:managedidentity:FederatedIdentityCredential")
     }
+    azure_logins = {variable for _, variable in JOB_IDENTITIES.values()}
     presented = {
         f"repo:{rendered.repository}:environment:{env}"
         for read in workflow_reads(rendered.root)
-        if read.variable == "AZURE_CLIENT_ID"
+        if read.variable in azure_logins
         for env in candidate_environments(rendered, read.environment)
     }
+    assert presented, "no job reads an Azure client ID: the check would be vacuous"
     assert presented <= subjects, sorted(presented - subjects)
-    assert subjects <= {f"repo:{rendered.repository}:environment:{e}" for e in stack_environments(rendered)}
+    monitor = f"{rendered.environments[-1]}-monitor"
+    allowed = stack_environments(rendered) | {monitor}
+    assert subjects <= {f"repo:{rendered.repository}:environment:{e}" for e in allowed}
 
 
 def test_settings_errors_name_the_key():
