@@ -19,7 +19,7 @@ from pathlib import Path
 
 from generator.errors import ExitCode
 from stacks import permissions
-from stacks.identity import JOB_IDENTITIES
+from stacks.identity import JOB_IDENTITIES, monitor_environment
 from stacks.offline import Plan
 from stacks.offline.mocks import _guid, arm_id
 
@@ -307,6 +307,9 @@ def build(
     return matrix
 
 
+MONITOR_SUFFIX = monitor_environment("")
+
+
 def job_placement(workflows_dir: Path) -> dict[tuple[str, str], set[str]]:
     """Which GitHub environments each job of a generated project's workflows runs in."""
     import yaml
@@ -321,7 +324,8 @@ def job_placement(workflows_dir: Path) -> dict[tuple[str, str], set[str]]:
     for workflow, job in (("train.yml", "train"), ("deploy.yml", "promote"), ("monitor.yml", "drift")):
         environment = jobs_of(workflow).get(job, {}).get("environment")
         if environment:
-            placement[(workflow, job)] = {str(environment)}
+            # The drift check runs in its own GitHub environment, `<stack>-monitor`.
+            placement[(workflow, job)] = {str(environment).removesuffix(MONITOR_SUFFIX)}
     callers = [j for name in ("deploy.yml", "infra.yml") for j in jobs_of(name).values() if "uses" in j]
     for reusable, jobs in (
         ("deploy-stage.yml", ("deploy",)),
