@@ -117,7 +117,11 @@ def rewrite_workflow(text: str) -> str:
                 "        env:\n"
                 f"          LABELS: ${{{{ toJSON({labels}) }}}}\n"
             )
-    return re.sub(r"(uses:\s*)\$/", r"\1./", "".join(out))
+    rewritten = re.sub(r"(uses:\s*)\$/", r"\1./", "".join(out))
+    if not re.search(r"^defaults:", rewritten, re.M):
+        # Every `run:` step also writes its output to the rehearsal's step log (see STEP_SHELL).
+        rewritten += f"\ndefaults:\n  run:\n    shell: {STEP_SHELL} {{0}}\n"
+    return rewritten
 
 
 def action_refs(workflows: Path) -> set[str]:
@@ -224,9 +228,22 @@ def _python_env(home: Path) -> Path:
     return venv
 
 
+# GitHub's default shell for `run:` steps (bash -e -o pipefail), whose output is also appended to
+# the rehearsal's step log: act's host mode can lose the last lines of a step that ends at once,
+# and the line naming why a job failed is often exactly that one.
+STEP_SHELL = "forge-step-shell"
+STEP_SHELL_SCRIPT = """#!/usr/bin/env bash
+bash --noprofile --norc -eo pipefail "$1" 2>&1 | tee -a "${FORGE_STEP_LOG:-/dev/null}"
+exit "${PIPESTATUS[0]}"
+"""
+
+
 def _shims(home: Path, venv: Path) -> Path:
     bin_dir = home / "bin"
     bin_dir.mkdir(parents=True, exist_ok=True)
+    shell = bin_dir / STEP_SHELL
+    shell.write_text(STEP_SHELL_SCRIPT)
+    shell.chmod(0o755)
     python = venv / "bin" / "python"
     for name, module in (("az", "forge_rehearse.az"), ("gh", "forge_rehearse.standins gh")):
         shim = bin_dir / name
@@ -268,17 +285,18 @@ class Result:
     returncode: int
     output: str
     operations: list[dict[str, Any]]
+    step_log: str = ""  # what the `run:` steps printed, as they printed it (STEP_SHELL)
 
     @property
     def ok(self) -> bool:
         return self.returncode == 0
 
     def errors(self) -> list[str]:
-        """The `::error::` annotations and `ERROR:` lines the jobs printed."""
-        found = []
-        for line in self.output.splitlines():
+        """The `::error::` annotations and `ERROR:` lines the jobs printed (each once)."""
+        found: list[str] = []
+        for line in [*self.output.splitlines(), *self.step_log.splitlines()]:
             text = line.split("|", 1)[-1].strip() if "|" in line else line.strip()
-            if text.startswith(("::error::", "ERROR:")) or "::error::" in text:
+            if (text.startswith(("::error::", "ERROR:")) or "::error::" in text) and text not in found:
                 found.append(text)
         return found
 
@@ -371,6 +389,8 @@ def run(
     payload.write_text(json.dumps(event_payload))
     args += ["-e", str(payload)]
     venv = rehearsal.home / "venv"
+    step_log = rehearsal.home / "steps.log"
+    step_log.write_text("")
     env = {
         **{
             k: v
@@ -383,6 +403,7 @@ def run(
         "PIP_DISABLE_PIP_VERSION_CHECK": "1",
         "FORGE_DOUBLE_HOME": str(rehearsal.double),
         "FORGE_REHEARSE_SOURCE": str(rehearsal.repo),
+        "FORGE_STEP_LOG": str(step_log),
     }
     (rehearsal.home / "act-home").mkdir(exist_ok=True)
     before = len(rehearsal.operations())
@@ -393,4 +414,10 @@ def run(
     output = "\n".join(
         line for line in (done.stdout + done.stderr).splitlines() if "unable to get git" not in line
     )
-    return Result(workflow, done.returncode, output, rehearsal.operations()[before:])
+    return Result(
+        workflow,
+        done.returncode,
+        output,
+        rehearsal.operations()[before:],
+        step_log.read_text(errors="replace"),
+    )

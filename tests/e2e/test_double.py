@@ -64,7 +64,7 @@ def test_an_unknown_client_id_cannot_log_in(double):
 
 
 def test_a_read_only_identity_cannot_submit_jobs(double):
-    double.login("prod", "AZURE_MONITOR_CLIENT_ID")
+    double.login("prod-monitor", "AZURE_MONITOR_CLIENT_ID")
     code, _, err = double("ml", "job", "create", "--file", "azureml/train-job.yml", *ws("prod", double.vars))
     assert code == 1
     assert "AuthorizationFailed" in err and "Microsoft.MachineLearningServices/workspaces/jobs/write" in err
@@ -129,7 +129,7 @@ def test_traffic_must_add_up_and_a_serving_deployment_cannot_be_deleted(double):
 
 
 def test_every_call_is_recorded_with_its_caller_and_result(double):
-    double.login("prod", "AZURE_MONITOR_CLIENT_ID")
+    double.login("prod-monitor", "AZURE_MONITOR_CLIENT_ID")
     double("ml", "job", "create", "--file", "azureml/train-job.yml", *ws("prod", double.vars))
     log = [json.loads(line) for line in (double.home / "operations.jsonl").read_text().splitlines()]
     assert log[-1]["operation"] == "az ml job create" and log[-1]["result"] == "refused"
