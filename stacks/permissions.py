@@ -351,13 +351,6 @@ _OPERATIONS = (
         source=_REGISTRY_DOC,
     ),
     Operation(
-        name="az ml model create --registry-name",
-        actions=(f"{_ML}/registries/read", f"{_ML}/registries/assets/write"),
-        plane="registry",
-        scope="registry",
-        source=_REGISTRY_DOC,
-    ),
-    Operation(
         name="az ml model list --registry-name",
         actions=(f"{_ML}/registries/read", f"{_ML}/registries/assets/read"),
         plane="registry",
@@ -436,6 +429,8 @@ _OPERATIONS += (
     ),
 )
 OPERATIONS: dict[str, Operation] = {op.name: op for op in _OPERATIONS}
+# A name given twice would let one row silently replace the other.
+assert len(OPERATIONS) == len(_OPERATIONS), "an operation is listed twice in stacks.permissions"
 
 
 @lru_cache(maxsize=512)
