@@ -30,24 +30,8 @@ import pulumi
 from pulumi_azure_native import monitor, network, privatedns
 
 from stacks.config import EnvironmentSettings
+from stacks.private_dns import PRIVATE_DNS_ZONES
 
-# Private endpoint sub-resource (group id) → the private DNS zones its records go in.
-PRIVATE_DNS_ZONES: dict[str, tuple[str, ...]] = {
-    "amlworkspace": ("privatelink.api.azureml.ms", "privatelink.notebooks.azure.net"),
-    "blob": ("privatelink.blob.core.windows.net",),
-    "file": ("privatelink.file.core.windows.net",),
-    "vault": ("privatelink.vaultcore.azure.net",),
-    "registry": ("privatelink.azurecr.io",),
-    # Azure Monitor Private Link Scope (Log Analytics, Application Insights): Microsoft's
-    # "Configure your private link" lists these five zones for the `azuremonitor` sub-resource.
-    "azuremonitor": (
-        "privatelink.monitor.azure.com",
-        "privatelink.oms.opinsights.azure.com",
-        "privatelink.ods.opinsights.azure.com",
-        "privatelink.agentsvc.azure-automation.net",
-        "privatelink.blob.core.windows.net",
-    ),
-}
 RUNNER_SUBNET_DELEGATION = "Microsoft.App/environments"
 
 

@@ -14,6 +14,8 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from stacks.private_dns import PRIVATE_DNS_ZONES
+
 Props = Mapping[str, Any]
 
 REQUIRED_TAGS = ("project", "environment", "managed-by", "template-version")
@@ -425,22 +427,8 @@ def enforcement(rule: Rule, strict: bool) -> str:
 
 # --- Rules over the whole plan (pulumi-policy stack validation) ---
 
-# What a private environment needs, by private endpoint group id, and the zones Microsoft
-# documents for each (kept equal to stacks.network.PRIVATE_DNS_ZONES by a test).
-PRIVATE_ENDPOINT_ZONES: dict[str, tuple[str, ...]] = {
-    "amlworkspace": ("privatelink.api.azureml.ms", "privatelink.notebooks.azure.net"),
-    "blob": ("privatelink.blob.core.windows.net",),
-    "file": ("privatelink.file.core.windows.net",),
-    "vault": ("privatelink.vaultcore.azure.net",),
-    "registry": ("privatelink.azurecr.io",),
-    "azuremonitor": (
-        "privatelink.monitor.azure.com",
-        "privatelink.oms.opinsights.azure.com",
-        "privatelink.ods.opinsights.azure.com",
-        "privatelink.agentsvc.azure-automation.net",
-        "privatelink.blob.core.windows.net",
-    ),
-}
+# What a private environment needs: a private endpoint per group id and the zones for each.
+PRIVATE_ENDPOINT_ZONES = PRIVATE_DNS_ZONES
 LOCKED_TYPES = (STORAGE, VAULT, ACR, "azure-native:machinelearningservices:Registry")
 
 

@@ -7,7 +7,7 @@ import pytest
 from pulumi_policy import EnforcementLevel, ResourceValidationPolicy, StackValidationPolicy
 
 from stacks.policies import build_policies, evaluate
-from stacks.policies.rules import PRIVATE_ENDPOINT_ZONES, RBAC_ADMINISTRATOR, RULES, STACK_RULES
+from stacks.policies.rules import RBAC_ADMINISTRATOR, RULES, STACK_RULES
 from stacks.testing import Plan
 
 
@@ -206,12 +206,6 @@ def test_workspace_without_protect_is_caught(example_plans) -> None:
         ],
     )
     assert any("protect" in v.message for v in evaluate(unprotected) if v.level == "mandatory")
-
-
-def test_policy_zones_agree_with_the_network_component() -> None:
-    from stacks.network import PRIVATE_DNS_ZONES
-
-    assert PRIVATE_DNS_ZONES == PRIVATE_ENDPOINT_ZONES
 
 
 def test_the_default_prod_plan_is_clean(example_plans) -> None:
