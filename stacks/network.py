@@ -27,9 +27,10 @@ import ipaddress
 from dataclasses import dataclass
 
 import pulumi
-from pulumi_azure_native import monitor, network, privatedns
+from pulumi_azure_native import network, privatedns
 
 from stacks.config import EnvironmentSettings
+from stacks.diagnostics import send_logs
 from stacks.private_dns import PRIVATE_DNS_ZONES
 
 RUNNER_SUBNET_DELEGATION = "Microsoft.App/environments"
@@ -169,15 +170,6 @@ class PrivateNetwork(pulumi.ComponentResource):
     ) -> None:
         if args.log_analytics_id is None:
             return
-        monitor.DiagnosticSetting(
-            logical_name,
-            name="to-log-analytics",
-            resource_uri=resource_id,
-            workspace_id=args.log_analytics_id,
-            log_analytics_destination_type="Dedicated",
-            logs=[monitor.DiagnosticsLogSettingsArgs(category_group="allLogs", enabled=True)]
-            if logs
-            else None,
-            metrics=[monitor.DiagnosticsMetricSettingsArgs(category="AllMetrics", enabled=True)],
-            opts=pulumi.ResourceOptions(parent=self),
+        send_logs(
+            logical_name, resource_id=resource_id, workspace_id=args.log_analytics_id, parent=self, logs=logs
         )

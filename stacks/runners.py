@@ -18,10 +18,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import pulumi
-from pulumi_azure_native import app, monitor
+from pulumi_azure_native import app
 
 from stacks import roles
 from stacks.config import EnvironmentSettings
+from stacks.diagnostics import send_logs
 from stacks.identity import workload_identity
 
 GITHUB_SECRET_NAME = "github-runner-pat"  # the Key Vault secret `bootstrap` stores
@@ -159,14 +160,10 @@ class GitHubRunners(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self, depends_on=[*grants, *(args.depends_on or [])]),
         )
         if args.log_analytics_id is not None:
-            monitor.DiagnosticSetting(
+            send_logs(
                 f"{name}-environment-diagnostics",
-                name="to-log-analytics",
-                resource_uri=self.environment.id,
+                resource_id=self.environment.id,
                 workspace_id=args.log_analytics_id,
-                log_analytics_destination_type="Dedicated",
-                logs=[monitor.DiagnosticsLogSettingsArgs(category_group="allLogs", enabled=True)],
-                metrics=[monitor.DiagnosticsMetricSettingsArgs(category="AllMetrics", enabled=True)],
-                opts=child,
+                parent=self,
             )
         self.register_outputs({"runnerLabels": labels, "runnerJob": self.job.name})

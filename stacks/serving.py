@@ -16,6 +16,7 @@ from pulumi_azure_native import machinelearningservices as ml
 from pulumi_azure_native import monitor
 
 from stacks.config import EnvironmentSettings
+from stacks.diagnostics import send_logs
 
 ENDPOINT_NAMESPACE = "Microsoft.MachineLearningServices/workspaces/onlineEndpoints"
 LATENCY_P99_MS = 1000.0
@@ -53,15 +54,11 @@ class OnlineEndpoint(pulumi.ComponentResource):
                 parent=self, ignore_changes=["properties.traffic", "properties.mirrorTraffic"]
             ),
         )
-        monitor.DiagnosticSetting(
+        send_logs(
             f"{name}-diagnostics",
-            name="to-log-analytics",
-            resource_uri=self.endpoint.id,
+            resource_id=self.endpoint.id,
             workspace_id=args.log_analytics_id,
-            log_analytics_destination_type="Dedicated",
-            logs=[monitor.DiagnosticsLogSettingsArgs(category_group="allLogs", enabled=True)],
-            metrics=[monitor.DiagnosticsMetricSettingsArgs(category="AllMetrics", enabled=True)],
-            opts=child,
+            parent=self,
         )
         for key, metric, operator, threshold, dimensions in (
             (

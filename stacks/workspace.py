@@ -23,12 +23,12 @@ from pulumi_azure_native import (
     containerregistry,
     keyvault,
     machinelearningservices,
-    monitor,
     operationalinsights,
     storage,
 )
 
 from stacks.config import EnvironmentSettings
+from stacks.diagnostics import send_logs
 
 # The shared Azure ML registry's private-endpoint sub-resource, for the managed network's rule.
 REGISTRY_SUBRESOURCE = "amlregistry"
@@ -225,16 +225,6 @@ class MlWorkspace(pulumi.ComponentResource):
             )
 
     def _send_logs(self, logical_name: str, resource_id: pulumi.Input[str], *, logs: bool = True) -> None:
-        """allLogs and AllMetrics of a resource into resource-specific Log Analytics tables."""
-        monitor.DiagnosticSetting(
-            logical_name,
-            name="to-log-analytics",
-            resource_uri=resource_id,
-            workspace_id=self.log_analytics.id,
-            log_analytics_destination_type="Dedicated",
-            logs=[monitor.DiagnosticsLogSettingsArgs(category_group="allLogs", enabled=True)]
-            if logs
-            else None,
-            metrics=[monitor.DiagnosticsMetricSettingsArgs(category="AllMetrics", enabled=True)],
-            opts=pulumi.ResourceOptions(parent=self),
+        send_logs(
+            logical_name, resource_id=resource_id, workspace_id=self.log_analytics.id, parent=self, logs=logs
         )
