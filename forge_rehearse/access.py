@@ -73,11 +73,7 @@ def check(world: World, caller: Caller, name: str, target: Resource) -> None:
             "the environment's VNet runners",
             "network",
         )
-    held = [
-        permissions.ROLES_BY_GUID[g]
-        for g in world.roles_of(caller.principal_id, target.id)
-        if g in permissions.ROLES_BY_GUID
-    ]
+    held = permissions.held(world.roles_of(caller.principal_id, target.id), world.role_definitions)
     for action, data in _required(op):
         if not any(permissions.grants(role, action, data=data) for role in held):
             roles = ", ".join(r.name for r in held) or "no role"

@@ -590,11 +590,9 @@ def _compute_can_read(ctx: Ctx, ws: Resource, compute: Resource) -> str | None:
         ],
     ]
     for target, action, data in needs:
-        held = [
-            permissions.ROLES_BY_GUID[g]
-            for g in ctx.world.roles_of(compute.principal_id, target.id)
-            if g in permissions.ROLES_BY_GUID
-        ]
+        held = permissions.held(
+            ctx.world.roles_of(compute.principal_id, target.id), ctx.world.role_definitions
+        )
         if not any(permissions.grants(r, action, data=data) for r in held):
             return f"compute {compute.name}'s identity lacks '{action}' on {target.id}"
     return None

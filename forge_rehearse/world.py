@@ -15,6 +15,7 @@ from typing import Any
 
 IDENTITY = "azure-native:managedidentity:UserAssignedIdentity"
 ROLE_ASSIGNMENT = "azure-native:authorization:RoleAssignment"
+ROLE_DEFINITION = "azure-native:authorization:RoleDefinition"
 WORKSPACE = "azure-native:machinelearningservices:Workspace"
 REGISTRY = "azure-native:machinelearningservices:Registry"
 STORAGE = "azure-native:storage:StorageAccount"
@@ -55,6 +56,8 @@ class World:
     # The GitHub variables the stacks create (stacks.github): GitHub environment → name → value,
     # "" for the repository's own. Workflows read exactly these, as they would on GitHub.
     variables: dict[str, dict[str, str]] = field(default_factory=dict)
+    # Custom roles the stacks define: GUID → the RoleDefinition's inputs (stacks.permissions.held).
+    role_definitions: dict[str, dict] = field(default_factory=dict)
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), indent=1)
@@ -67,6 +70,7 @@ class World:
             identities=[Identity(**i) for i in raw["identities"]],
             assignments=[Assignment(**a) for a in raw["assignments"]],
             variables=raw.get("variables", {}),
+            role_definitions=raw.get("role_definitions", {}),
         )
 
     def find(self, kind: str, name: str) -> Resource | None:
@@ -122,6 +126,8 @@ def add_plan(world: World, plan: Any) -> None:
                     props.get("resourceName", r.name), _guid(rid, "client"), _guid(rid, "principal"), env
                 )
             )
+        elif r.type == ROLE_DEFINITION:
+            world.role_definitions[str(props["roleDefinitionId"]).lower()] = props
         elif r.type == ROLE_ASSIGNMENT:
             world.assignments.append(
                 Assignment(props["principalId"], props["roleDefinitionId"].rsplit("/", 1)[-1], props["scope"])

@@ -236,16 +236,24 @@ def build(
             (r.properties.get("networkRuleSet") or {}).get("defaultAction") == "Deny"
             for r in plan.of_type("azure-native:storage:StorageAccount")
         )
+        # Built-in roles from the table, custom ones from the plan's own role definitions.
+        custom = permissions.custom_roles(plan.resources)
+        definitions = dict(permissions.ROLES) | {r.name: r for r in custom.values()}
         grants = [
             Grant(
                 env,
                 principals[a.properties["principalId"]],
-                permissions.ROLES_BY_GUID[a.properties["roleDefinitionId"].rsplit("/", 1)[-1]].name,
+                permissions.lookup(a.properties["roleDefinitionId"].rsplit("/", 1)[-1], custom).name,
                 a.properties["scope"],
             )
             for a in plan.of_type("azure-native:authorization:RoleAssignment")
             if a.properties["principalId"] in principals
         ]
+        locks = any(
+            _covers(scopes["resource-group"], lock.properties["scope"])
+            for lock in plan.of_type("azure-native:authorization:ManagementLockByScope")
+            if isinstance(lock.properties.get("scope"), str)
+        )
         host = bool(plan.of_type("azure-native:machinelearningservices:Registry"))
         if not host and "registry" in scopes:
             # Another environment hosts the registry: `bootstrap` gives this deployer the
@@ -265,6 +273,8 @@ def build(
             operations = list(job.operations)
             if job.identity == "deployer" and host:
                 operations.append("pulumi up (registry host)")
+            if job.identity == "deployer" and locks:
+                operations.append("pulumi up (locks)")
             for operation_name in dict.fromkeys(operations):
                 operation = permissions.OPERATIONS[operation_name]
                 target = scopes.get(operation.scope)
@@ -286,7 +296,7 @@ def build(
                         if g.identity == job.identity
                         and target is not None
                         and _covers(g.scope, target)
-                        and permissions.grants(permissions.ROLES[g.role], action, data=data)
+                        and permissions.grants(definitions[g.role], action, data=data)
                     ]
                     for g in granting:
                         g.used = True

@@ -127,6 +127,9 @@ class MlEnvironment(pulumi.ComponentResource):
                         "vault": ("vault", workspace.key_vault.id),
                         "registry": ("registry", workspace.container_registry.id),
                         "azuremonitor": ("monitor", scope.id),
+                        # The runners reach the shared registry's API (promote, deploy) here; the
+                        # first `pulumi up`, by an Owner, gets the connection auto-approved.
+                        "amlregistry": ("shared-registry", shared_registry_id),
                     },
                     log_analytics_id=workspace.log_analytics.id,
                 ),

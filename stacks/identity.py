@@ -5,7 +5,8 @@ One identity per job kind, each holding exactly what its operations need (the ac
 
 | identity   | GitHub environment | roles                                                          |
 |------------|--------------------|----------------------------------------------------------------|
-| deployer   | `<env>`            | Contributor + constrained RBAC Administrator (resource group)  |
+| deployer   | `<env>`            | custom deployer (Contributor minus key listing) + lock manager |
+|            |                    | (strict) + constrained RBAC Administrator (resource group)     |
 | ML operator| `<env>`            | AzureML Data Scientist + Reader (workspace), Storage Blob Data |
 |            |                    | Contributor (storage), AzureML Registry User (registry)        |
 | monitor    | `<env>-monitor`    | Monitoring Reader (resource group), Storage Blob Data Reader   |
@@ -26,7 +27,7 @@ from dataclasses import dataclass
 import pulumi
 from pulumi_azure_native import managedidentity
 
-from stacks import roles
+from stacks import permissions, roles
 from stacks.config import EnvironmentSettings
 
 GITHUB_ISSUER = "https://token.actions.githubusercontent.com"
@@ -96,7 +97,23 @@ class CiIdentity(pulumi.ComponentResource):
         )
 
         group = {"scope": args.resource_group_id}
-        self._grant(f"{name}-contributor", "ci", self.identity, roles.CONTRIBUTOR, **group)
+        # Contributor minus the actions that hand out keys (it could list storage keys and so
+        # bypass shared-key-off), and, where the stack locks data stores, exactly the lock
+        # actions Contributor lacks: two custom roles, since a notAction of one role cannot
+        # be lifted inside it (stacks.permissions).
+        for template, wanted in ((permissions.DEPLOYER, True), (permissions.LOCK_MANAGER, s.profile.strict)):
+            if not wanted:
+                continue
+            purpose = template.name.removeprefix("mlops-forge ").replace(" ", "-")
+            definition, guid = roles.define(
+                f"{name}-{purpose}-role",
+                template=template,
+                key=(s.project, s.environment, purpose),
+                label=f"{s.project}-{s.environment}",
+                scope=args.resource_group_id,
+                parent=self,
+            )
+            self._grant(f"{name}-{purpose}", "ci", self.identity, guid, depends_on=[definition], **group)
         self._grant(
             f"{name}-role-admin",
             "ci",
@@ -157,6 +174,7 @@ class CiIdentity(pulumi.ComponentResource):
         *,
         scope: pulumi.Input[str],
         condition: str | None = None,
+        depends_on: list[pulumi.Resource] | None = None,
     ) -> None:
         s = self._args.settings
         roles.assign(
@@ -170,6 +188,7 @@ class CiIdentity(pulumi.ComponentResource):
             subscription_id=self._args.subscription_id,
             parent=self,
             condition=condition,
+            depends_on=depends_on,
         )
 
     def _federated(

@@ -8,6 +8,7 @@ endpoint in the runners' VNet, with the DNS zones Microsoft documents for each s
 | resource          | group id      | zones                                                        |
 |-------------------|---------------|--------------------------------------------------------------|
 | Azure ML workspace| amlworkspace  | privatelink.api.azureml.ms, privatelink.notebooks.azure.net  |
+| Azure ML registry | amlregistry   | privatelink.api.azureml.ms (the shared registry's API)       |
 | storage (blob)    | blob          | privatelink.blob.core.windows.net                            |
 | storage (file)    | file          | privatelink.file.core.windows.net                            |
 | Key Vault         | vault         | privatelink.vaultcore.azure.net                              |

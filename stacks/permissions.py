@@ -223,6 +223,105 @@ MONITORING_READER = RoleDefinition(
     source=f"{_ROLES_DOC}/monitor#monitoring-reader",
 )
 
+# ---------------------------------------------------------------------------------------------
+# Custom roles the stack defines (authorization.RoleDefinition), so the deployer holds exactly
+# what `pulumi up` needs. Azure's rule: an action is granted by a role when it matches the role's
+# actions and none of the SAME role's notActions; across roles the grants add up. A notAction
+# therefore never removes what another role grants, and one role cannot grant lock writes while
+# copying Contributor's `Microsoft.Authorization/*/Write` notAction: hence two roles.
+# ---------------------------------------------------------------------------------------------
+_PERMISSIONS_DOC = "https://learn.microsoft.com/azure/role-based-access-control/permissions"
+# Actions that hand out a resource's keys or key-signed tokens: each would let the deployer
+# bypass identity-only access (shared keys off, no ACR admin user, no endpoint keys). Names from
+# Microsoft's "Azure permissions" pages for each provider, for the resource types the stack creates.
+KEY_ACTIONS = (
+    # storage.md#microsoftstorage
+    "Microsoft.Storage/storageAccounts/listKeys/action",
+    "Microsoft.Storage/storageAccounts/regenerateKey/action",
+    "Microsoft.Storage/storageAccounts/listAccountSas/action",
+    "Microsoft.Storage/storageAccounts/listServiceSas/action",
+    # containers.md#microsoftcontainerregistry: admin-user and token passwords
+    "Microsoft.ContainerRegistry/registries/listCredentials/action",
+    "Microsoft.ContainerRegistry/registries/regenerateCredential/action",
+    "Microsoft.ContainerRegistry/registries/generateCredentials/action",
+    # monitor.md#microsoftoperationalinsights: the workspace keys agents send logs with
+    "Microsoft.OperationalInsights/workspaces/sharedKeys/action",
+    # ai-machine-learning.md#microsoftmachinelearningservices: the workspace's stored keys
+    # (storage, registry, insights) and online-endpoint keys
+    "Microsoft.MachineLearningServices/workspaces/listKeys/action",
+    "Microsoft.MachineLearningServices/workspaces/listStorageAccountKeys/action",
+    "Microsoft.MachineLearningServices/workspaces/onlineEndpoints/listKeys/action",
+    "Microsoft.MachineLearningServices/workspaces/onlineEndpoints/regenerateKeys/action",
+    "Microsoft.MachineLearningServices/workspaces/computes/listKeys/action",
+)
+# Management locks ("Lock your resources", who can create or delete locks: `Microsoft.Authorization/locks/*`).
+LOCK_ACTIONS = (
+    "Microsoft.Authorization/locks/read",
+    "Microsoft.Authorization/locks/write",
+    "Microsoft.Authorization/locks/delete",
+)
+_LOCKS_DOC = "https://learn.microsoft.com/azure/azure-resource-manager/management/lock-resources"
+
+# Templates: the stack gives each a GUID and a tenant-unique name per environment
+# (stacks.roles.define); `custom_role` reads them back from a plan.
+DEPLOYER = RoleDefinition(
+    name="mlops-forge deployer",
+    guid="",
+    actions=CONTRIBUTOR.actions,
+    not_actions=CONTRIBUTOR.not_actions + KEY_ACTIONS,
+    source=f"{_ROLES_DOC}/privileged#contributor (minus {_PERMISSIONS_DOC} key actions)",
+)
+LOCK_MANAGER = RoleDefinition(
+    name="mlops-forge lock manager",
+    guid="",
+    actions=LOCK_ACTIONS,
+    source=_LOCKS_DOC,
+)
+CUSTOM_TEMPLATES = (DEPLOYER, LOCK_MANAGER)
+ROLE_DEFINITION_TYPE = "azure-native:authorization:RoleDefinition"
+
+
+def custom_role(properties: dict) -> RoleDefinition:
+    """A custom role as a plan holds it (the inputs of an `authorization.RoleDefinition`).
+
+    The test double and `plan --access` read the stack's own role definitions through this, so
+    `grants` judges a custom role exactly as it judges a built-in one.
+    """
+    permissions = (properties.get("permissions") or [{}])[0]
+    return RoleDefinition(
+        name=str(properties.get("roleName", "")),
+        guid=str(properties.get("roleDefinitionId", "")).lower(),
+        actions=tuple(permissions.get("actions") or ()),
+        not_actions=tuple(permissions.get("notActions") or ()),
+        data_actions=tuple(permissions.get("dataActions") or ()),
+        not_data_actions=tuple(permissions.get("notDataActions") or ()),
+        source="custom role defined by the stack",
+    )
+
+
+def held(guids: object, definitions: dict[str, dict] | None = None) -> list[RoleDefinition]:
+    """The roles behind role-definition GUIDs: built-in ones from this table, custom ones from
+    `definitions` (GUID → the plan's `authorization.RoleDefinition` inputs). Unknown GUIDs are
+    skipped: a role this table cannot judge grants nothing."""
+    custom = {g.lower(): custom_role(p) for g, p in (definitions or {}).items()}
+    found = []
+    for guid in guids:  # type: ignore[attr-defined]
+        role = ROLES_BY_GUID.get(str(guid).lower()) or custom.get(str(guid).lower())
+        if role is not None:
+            found.append(role)
+    return found
+
+
+def custom_roles(resources: object) -> dict[str, RoleDefinition]:
+    """GUID → custom role for every role definition among `resources` (a plan's resources)."""
+    found = {}
+    for resource in resources:  # type: ignore[attr-defined]
+        if getattr(resource, "type", None) == ROLE_DEFINITION_TYPE:
+            role = custom_role(resource.properties)
+            found[role.guid] = role
+    return found
+
+
 ROLES: dict[str, RoleDefinition] = {
     r.name: r
     for r in (
@@ -378,9 +477,9 @@ _OPERATIONS = (
         scope="resource-group",
         source=f"{_ROLES_DOC}/general#reader",
     ),
-    # What the stack writes. Locks (Microsoft.Authorization/locks/write) are deliberately not
-    # here: Contributor cannot write them, so the Owner who bootstraps the environment applies
-    # them in the first `pulumi up`; CI runs only read them afterwards (docs/stacks.md).
+    # What the stack writes, locks included (the deployer's lock-manager role grants them).
+    # Role definitions and the policy assignment are written once by the Owner who bootstraps
+    # the environment (its first `pulumi up`); CI's runs only read them (docs/stacks.md).
     Operation(
         name="pulumi up",
         actions=(
@@ -408,12 +507,22 @@ _OPERATIONS = (
     ),
 )
 _OPERATIONS += (
+    # Strict environments lock their data stores (CanNotDelete); creating, refreshing and
+    # removing a lock needs `Microsoft.Authorization/locks/*`, which Contributor lacks.
+    Operation(
+        name="pulumi up (locks)",
+        actions=("Microsoft.Authorization/locks/read", "Microsoft.Authorization/locks/write"),
+        plane="arm",
+        scope="resource-group",
+        source=_LOCKS_DOC,
+    ),
     # The registry-hosting environment's stack manages the registry's own resource group.
     Operation(
         name="pulumi up (registry host)",
         actions=(
             "Microsoft.Resources/subscriptions/resourceGroups/write",
             f"{_ML}/registries/write",
+            "Microsoft.Authorization/locks/write",  # the registry's CanNotDelete lock
         ),
         plane="arm",
         scope="registry-group",
@@ -452,13 +561,19 @@ _DATA_ACTIONS = frozenset(
 ) | frozenset(a for op in _OPERATIONS for a in op.data_actions)
 
 
-def grants(role_definition: RoleDefinition | str, action: str, *, data: bool | None = None) -> bool:
-    """Whether `role_definition` (a definition, name or GUID) permits `action`.
+def grants(role_definition: RoleDefinition | str | dict, action: str, *, data: bool | None = None) -> bool:
+    """Whether `role_definition` (a definition, a built-in's name or GUID, or a custom role's
+    `authorization.RoleDefinition` inputs as a plan holds them) permits `action`.
 
     `data` says whether `action` is a data action; by default this table's own classification
     decides. Data actions are matched only against dataActions/notDataActions.
     """
-    role = role_definition if isinstance(role_definition, RoleDefinition) else lookup(role_definition)
+    if isinstance(role_definition, RoleDefinition):
+        role = role_definition
+    elif isinstance(role_definition, dict):
+        role = custom_role(role_definition)
+    else:
+        role = lookup(role_definition)
     if data is None:
         data = is_data_action(action)
     if data:
@@ -466,9 +581,11 @@ def grants(role_definition: RoleDefinition | str, action: str, *, data: bool | N
     return _matches(role.actions, action) and not _matches(role.not_actions, action)
 
 
-def lookup(role: str) -> RoleDefinition:
-    """A role by its name or GUID; KeyError names the known ones."""
-    found = ROLES.get(role) or ROLES_BY_GUID.get(role.lower())
+def lookup(role: str, custom: dict[str, RoleDefinition] | None = None) -> RoleDefinition:
+    """A role by its name or GUID, built-in or among `custom` (GUID → role); KeyError names the known ones."""
+    found = ROLES.get(role) or ROLES_BY_GUID.get(role.lower()) or (custom or {}).get(role.lower())
+    if found is None and custom:
+        found = next((r for r in custom.values() if r.name == role), None)
     if found is None:
         raise KeyError(f"unknown role {role!r} (known: {', '.join(sorted(ROLES))})")
     return found

@@ -9,6 +9,10 @@ from __future__ import annotations
 # Private endpoint sub-resource (group id) → the private DNS zones its records go in.
 PRIVATE_DNS_ZONES: dict[str, tuple[str, ...]] = {
     "amlworkspace": ("privatelink.api.azureml.ms", "privatelink.notebooks.azure.net"),
+    # The shared Azure ML registry: its FQDN `<guid>.registry.<region>.privatelink.api.azureml.ms`
+    # (Microsoft's "Network isolation with Azure Machine Learning registries"; the private DNS
+    # zone values table lists only this zone for `amlregistry`).
+    "amlregistry": ("privatelink.api.azureml.ms",),
     "blob": ("privatelink.blob.core.windows.net",),
     "file": ("privatelink.file.core.windows.net",),
     "vault": ("privatelink.vaultcore.azure.net",),

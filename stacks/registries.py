@@ -13,7 +13,7 @@ import pulumi
 from pulumi_azure_native import authorization, resources
 from pulumi_azure_native import machinelearningservices as ml
 
-from stacks import naming, roles
+from stacks import naming, permissions, roles
 from stacks.config import EnvironmentSettings
 
 
@@ -65,6 +65,10 @@ class ModelRegistry(pulumi.ComponentResource):
                 resource_group_name=group.name,
                 location=s.location,
                 identity=ml.ManagedServiceIdentityArgs(type="SystemAssigned"),
+                # Public, behind Entra ID (AzureML Registry User): the hosting environment's
+                # hosted runners and every public environment reach it this way; private ones
+                # through their own private endpoint (`amlregistry`). docs/stacks.md.
+                public_network_access="Enabled",
                 region_details=[
                     ml.RegistryRegionArmDetailsArgs(
                         location=s.location,
@@ -100,15 +104,30 @@ class ModelRegistry(pulumi.ComponentResource):
                 opts=pulumi.ResourceOptions(parent=self),
             )
             if args.deployer_principal_id is not None:
-                # CI manages the group it hosts (re-tagging on template updates needs write access).
-                for key, role, condition in (
-                    ("contributor", roles.CONTRIBUTOR, None),
+                # CI manages the group it hosts (re-tagging on template updates needs write
+                # access, refreshing the registry's lock the lock actions): the same two custom
+                # roles as in the environment's own group, assignable only here.
+                grants: list[tuple[str, str, str | None, list[pulumi.Resource]]] = []
+                for template in (permissions.DEPLOYER, permissions.LOCK_MANAGER):
+                    purpose = template.name.removeprefix("mlops-forge ").replace(" ", "-")
+                    definition, guid = roles.define(
+                        f"{name}-group-{purpose}-role",
+                        template=template,
+                        key=(s.project, "registry-group", purpose),
+                        label=f"{s.project} registry",
+                        scope=group.id,
+                        parent=self,
+                    )
+                    grants.append((purpose, guid, None, [definition]))
+                grants.append(
                     (
                         "role-admin",
                         roles.ROLE_BASED_ACCESS_CONTROL_ADMINISTRATOR,
                         roles.delegation_condition(),
-                    ),
-                ):
+                        [],
+                    )
+                )
+                for key, role, condition, depends_on in grants:
                     roles.assign(
                         f"{name}-group-{key}",
                         key=(s.project, s.environment, "registry-group", key),
@@ -118,6 +137,7 @@ class ModelRegistry(pulumi.ComponentResource):
                         subscription_id=args.subscription_id,
                         parent=self,
                         condition=condition,
+                        depends_on=depends_on,
                     )
         else:
             self.registry_id = registry_id(s, args.subscription_id)

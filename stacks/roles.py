@@ -80,6 +80,43 @@ def delegation_condition(
     return f"{half('write', 'Request')} AND {half('delete', 'Resource')}"
 
 
+def define(
+    logical_name: str,
+    *,
+    template: permissions.RoleDefinition,
+    key: tuple[str, ...],
+    label: str,
+    scope: pulumi.Input[str],
+    parent: pulumi.Resource,
+) -> tuple[authorization.RoleDefinition, str]:
+    """A custom role made from `template`, assignable only at `scope`; returns it and its GUID.
+
+    A custom role's name and GUID are unique in the tenant, so both derive from `key` (project,
+    environment, purpose). Writing a role definition needs `Microsoft.Authorization/roleDefinitions/write`:
+    the Owner who bootstraps the environment creates it in the first `pulumi up` (docs/stacks.md).
+    """
+    guid = assignment_name(*key, "role-definition", template.name)
+    definition = authorization.RoleDefinition(
+        logical_name,
+        role_definition_id=guid,
+        role_name=f"{template.name} ({label})",
+        description=f"{template.source}; defined by mlops-forge for {label}.",
+        role_type="CustomRole",
+        scope=scope,
+        assignable_scopes=[scope],
+        permissions=[
+            authorization.PermissionArgs(
+                actions=list(template.actions),
+                not_actions=list(template.not_actions),
+                data_actions=list(template.data_actions),
+                not_data_actions=list(template.not_data_actions),
+            )
+        ],
+        opts=pulumi.ResourceOptions(parent=parent),
+    )
+    return definition, guid
+
+
 def assign(
     logical_name: str,
     *,

@@ -32,6 +32,12 @@ from stacks.diagnostics import send_logs
 
 # The shared Azure ML registry's private-endpoint sub-resource, for the managed network's rule.
 REGISTRY_SUBRESOURCE = "amlregistry"
+# Built-in Azure Policy "Storage accounts should prevent shared key access" (Azure/azure-policy,
+# built-in-policies/policyDefinitions/Storage/StorageAccountAllowSharedKeyAccess_Audit.json):
+# effect Audit, Deny or Disabled on `allowSharedKeyAccess == true`.
+DENY_SHARED_KEY_POLICY = (
+    "/providers/Microsoft.Authorization/policyDefinitions/8c6a50c6-9ffd-4ae7-986f-5fa6111f9a54"
+)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -198,6 +204,20 @@ class MlWorkspace(pulumi.ComponentResource):
             self._send_logs(
                 f"{name}-storage-{service.removesuffix('Services')}-diagnostics",
                 pulumi.Output.concat(self.storage.id, f"/{service}/default"),
+            )
+        if p.identity_datastores:
+            # The deployer's role cannot list keys, but storageAccounts/write could still switch
+            # shared keys back on; Deny refuses that change for everyone, Owners included. Written
+            # by the bootstrapping Owner (policyAssignments/write); the deployer cannot remove it.
+            authorization.PolicyAssignment(
+                f"{name}-storage-no-shared-key",
+                policy_assignment_name="deny-storage-shared-key",
+                display_name="Storage accounts should prevent shared key access (Deny)",
+                scope=self.storage.id,
+                policy_definition_id=DENY_SHARED_KEY_POLICY,
+                parameters={"effect": authorization.ParameterValuesValueArgs(value="Deny")},
+                enforcement_mode="Default",
+                opts=child,
             )
         if p.strict:
             self.lock(name)

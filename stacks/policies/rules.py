@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from stacks import permissions
 from stacks.private_dns import PRIVATE_DNS_ZONES
 
 Props = Mapping[str, Any]
@@ -23,6 +24,8 @@ REQUIRED_TAGS = ("project", "environment", "managed-by", "template-version")
 UNTAGGABLE = {
     "azure-native:machinelearningservices:Compute",
     "azure-native:authorization:RoleAssignment",
+    "azure-native:authorization:RoleDefinition",
+    "azure-native:authorization:PolicyAssignment",
     "azure-native:monitor:DiagnosticSetting",
     "azure-native:managedidentity:FederatedIdentityCredential",
     "azure-native:consumption:Budget",
@@ -255,6 +258,23 @@ def _runner_secret_in_key_vault(_: str, props: Props) -> Iterator[str]:
         yield "configuration.replicaTimeout must outlast the longest CI job (180 minutes)"
 
 
+CONTRIBUTOR = permissions.CONTRIBUTOR.guid
+
+
+def _no_contributor(_: str, props: Props) -> Iterator[str]:
+    if str(_get(props, "roleDefinitionId") or "").lower().endswith(CONTRIBUTOR):
+        yield (
+            "Contributor can list and regenerate storage keys (and so bypass shared-key-off): "
+            "assign the stack's deployer role (Contributor minus key listing) instead"
+        )
+
+
+def _role_hands_out_no_keys(_: str, props: Props) -> Iterator[str]:
+    for action in permissions.KEY_ACTIONS:
+        if permissions.grants(dict(props), action, data=False):
+            yield f"the custom role grants {action}: keys bypass identity-only access; add it to notActions"
+
+
 STORAGE = "azure-native:storage:StorageAccount"
 VAULT = "azure-native:keyvault:Vault"
 ACR = "azure-native:containerregistry:Registry"
@@ -264,6 +284,7 @@ FEDERATION = "azure-native:managedidentity:FederatedIdentityCredential"
 LOGS = "azure-native:operationalinsights:Workspace"
 ACTION_GROUP = "azure-native:monitor:ActionGroup"
 ROLE_ASSIGNMENT = "azure-native:authorization:RoleAssignment"
+ROLE_DEFINITION = "azure-native:authorization:RoleDefinition"
 RUNNER_JOB = "azure-native:app:Job"
 
 RULES: tuple[Rule, ...] = (
@@ -404,6 +425,20 @@ RULES: tuple[Rule, ...] = (
         _delegation_constrained,
     ),
     Rule(
+        "no-contributor-assignment",
+        "No identity holds Contributor, which can list storage and registry keys.",
+        "mandatory",
+        (ROLE_ASSIGNMENT,),
+        _no_contributor,
+    ),
+    Rule(
+        "custom-role-no-key-actions",
+        "The stack's custom roles grant none of the actions that hand out keys.",
+        "mandatory",
+        (ROLE_DEFINITION,),
+        _role_hands_out_no_keys,
+    ),
+    Rule(
         "runner-secret-from-key-vault",
         "Runner jobs take the GitHub credential from Key Vault and outlast the longest CI job.",
         "mandatory",
@@ -533,6 +568,54 @@ def _locks(resources: list[StackResource], *, strict: bool) -> Iterator[tuple[st
             )
 
 
+POLICY_ASSIGNMENT = "azure-native:authorization:PolicyAssignment"
+DENY_SHARED_KEY = (
+    "8c6a50c6-9ffd-4ae7-986f-5fa6111f9a54"  # "Storage accounts should prevent shared key access"
+)
+
+
+def _shared_key_denied(resources: list[StackResource]) -> Iterator[tuple[str, str]]:
+    """Shared keys off, and Azure Policy refusing to turn them back on (storageAccounts/write could)."""
+    denied = [
+        str(_get(a.props, "scope") or "")
+        for a in _of(resources, POLICY_ASSIGNMENT)
+        if str(_get(a.props, "policyDefinitionId") or "").lower().endswith(DENY_SHARED_KEY)
+        and _get(a.props, "parameters", "effect", "value") == "Deny"
+        and _get(a.props, "enforcementMode") in (None, "Default")
+    ]
+    for r in _of(resources, STORAGE):
+        if _get(r.props, "allowSharedKeyAccess") is not False:
+            continue
+        name = _get(r.props, "accountName")
+        if not any(scope.endswith(f"/storageAccounts/{name}") for scope in denied):
+            yield (
+                r.name,
+                "shared keys are off but no Deny assignment of Azure Policy 8c6a50c6… keeps them off",
+            )
+
+
+def _locks_grantable(resources: list[StackResource]) -> Iterator[tuple[str, str]]:
+    """Every lock the stack writes is one the deployer may write (Contributor cannot)."""
+    locks = _of(resources, "azure-native:authorization:ManagementLockByScope")
+    if not locks:
+        return
+    assigned = {
+        str(_get(a.props, "roleDefinitionId") or "").rsplit("/", 1)[-1].lower()
+        for a in _of(resources, ROLE_ASSIGNMENT)
+    }
+    lock_roles = [
+        d
+        for d in _of(resources, ROLE_DEFINITION)
+        if str(_get(d.props, "roleDefinitionId") or "").lower() in assigned
+        and permissions.grants(dict(d.props), "Microsoft.Authorization/locks/write", data=False)
+    ]
+    if not lock_roles:
+        yield (
+            locks[0].name,
+            "no role the stack assigns grants Microsoft.Authorization/locks/write: CI cannot keep this lock",
+        )
+
+
 STACK_RULES: tuple[StackRule, ...] = (
     StackRule(
         "private-endpoints-and-dns",
@@ -552,6 +635,18 @@ STACK_RULES: tuple[StackRule, ...] = (
         "No lock on the workspace or its resource group (managed network).",
         "mandatory",
         lambda resources: _locks(resources, strict=False),
+    ),
+    StackRule(
+        "shared-key-stays-off",
+        "Storage with shared keys off has Azure Policy's Deny on turning them back on.",
+        "strict",
+        _shared_key_denied,
+    ),
+    StackRule(
+        "locks-writable-by-deployer",
+        "Where the stack writes locks, a role it assigns grants the lock actions.",
+        "mandatory",
+        _locks_grantable,
     ),
     StackRule(
         "locks-on-data-protect-on-workspace",

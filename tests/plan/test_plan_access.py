@@ -161,3 +161,42 @@ def test_placement_read_from_the_workflows_decides_where_each_job_runs(example_p
         [example_plans["dev"], test_plan, example_plans["prod"]], serving="none", placement=placement
     )
     assert any("[test] train.yml/train" in p and "by no role" in p for p in matrix.problems)
+
+
+def test_the_deployer_writes_locks_through_its_lock_role_and_cannot_list_keys(example_plans) -> None:
+    """Contributor lacks `Microsoft.Authorization/locks/*`; the stack's lock-manager role grants
+    exactly that, and the deployer's main role is Contributor minus the key-listing actions."""
+    matrix = plan_access.build(plans(example_plans))
+    assert matrix.problems == []
+    locks = [r for r in matrix.rows if r.operation == "pulumi up (locks)"]
+    # Prod (strict) locks its data stores; dev and test lock nothing of their own.
+    assert {r.environment for r in locks} == {"prod"}
+    write = next(r for r in locks if r.action == "Microsoft.Authorization/locks/write")
+    assert write.granted_by == ["mlops-forge lock manager (churn-model-prod)"] and write.ok
+    # The registry host writes the registry's lock in the registry's own group.
+    host = next(
+        r
+        for r in matrix.rows
+        if r.operation == "pulumi up (registry host)" and r.action == "Microsoft.Authorization/locks/write"
+    )
+    assert host.environment == "dev" and host.granted_by == [
+        "mlops-forge lock manager (churn-model registry)"
+    ]
+    # Nobody holds Contributor; the deployer's roles never grant a key-listing action.
+    assert not [g for g in matrix.grants if g.role == "Contributor"]
+    from stacks import permissions
+
+    for plan in plans(example_plans):
+        for role in permissions.custom_roles(plan.resources).values():
+            for action in permissions.KEY_ACTIONS:
+                assert not permissions.grants(role, action), (role.name, action)
+
+
+def test_without_the_lock_role_the_lock_write_is_reported(example_plans) -> None:
+    prod = example_plans["prod"]
+    broken = _drop_assignment(prod, "ml-ci-lock-manager")
+    problems = plan_access.build([example_plans["dev"], example_plans["test"], broken]).problems
+    assert any(
+        "pulumi up (locks) needs Microsoft.Authorization/locks/write" in p and p.startswith("[prod]")
+        for p in problems
+    ), problems

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from stacks import roles
+from stacks import permissions, roles
 from stacks.identity import AZURE_AUDIENCE, GITHUB_ISSUER, JOB_IDENTITIES
 
 ENVS = ("dev", "test", "prod")
@@ -22,6 +22,11 @@ def _held(plan) -> dict[str, set[tuple[str, str]]]:
 
         by_principal[_guid(arm_id, "principal")] = identity.properties["resourceName"]
     held: dict[str, set[tuple[str, str]]] = {}
+    # The stack's own custom roles, by their template's name ("mlops-forge deployer").
+    custom = {
+        guid: role.name.split(" (")[0] for guid, role in permissions.custom_roles(plan.resources).items()
+    }
+    names = {**roles.NAMES, **custom}
     for assignment in plan.of_type("azure-native:authorization:RoleAssignment"):
         props = assignment.properties
         who = by_principal.get(props["principalId"])
@@ -33,7 +38,7 @@ def _held(plan) -> dict[str, set[tuple[str, str]]]:
             if "/providers/" not in scope
             else scope.split("/providers/", 1)[1].split("/")[1]  # e.g. workspaces, storageAccounts
         )
-        held.setdefault(who, set()).add((roles.NAMES[props["roleDefinitionId"].rsplit("/", 1)[-1]], kind))
+        held.setdefault(who, set()).add((names[props["roleDefinitionId"].rsplit("/", 1)[-1]], kind))
     return held
 
 
@@ -41,10 +46,20 @@ def _held(plan) -> dict[str, set[tuple[str, str]]]:
 def test_each_job_kind_has_its_own_identity_with_exactly_its_roles(example_plans, env) -> None:
     held = _held(example_plans[env])
     p = f"id-churn-model-{env}"
-    assert held[f"{p}-github"] >= {
-        ("Contributor", "group"),
+    # Contributor minus key listing, the lock actions where data stores are locked (prod), the
+    # constrained RBAC Administrator; never Contributor itself, which can list storage keys.
+    deployer = {
+        ("mlops-forge deployer", "group"),
         ("Role Based Access Control Administrator", "group"),
-    }
+    } | ({("mlops-forge lock manager", "group")} if env == "prod" else set())
+    assert held[f"{p}-github"] == deployer | (
+        {
+            ("mlops-forge deployer", "group"),
+            ("mlops-forge lock manager", "group"),
+        }
+        if env == "dev"  # the registry host: the same roles on the registry's group
+        else set()
+    )
     assert held[f"{p}-mlops"] == {
         ("AzureML Data Scientist", "workspaces"),
         ("Reader", "workspaces"),
@@ -76,8 +91,8 @@ def test_the_registry_host_gives_ci_rights_on_the_registry_group(example_plans) 
         for a in example_plans["dev"].of_type("azure-native:authorization:RoleAssignment")
         if a.name.startswith("ml-models-group-")
     ]
-    assert len(groups) == 2 and all(g.endswith("/resourceGroups/rg-churn-model-registry") for g in groups)
-    assert ("Contributor", "group") in held
+    assert len(groups) == 3 and all(g.endswith("/resourceGroups/rg-churn-model-registry") for g in groups)
+    assert ("mlops-forge lock manager", "group") in held and ("Contributor", "group") not in held
     assert not [a for a in example_plans["test"].resources if a.name.startswith("ml-models-group-")]
 
 
@@ -127,9 +142,12 @@ def test_rbac_administrator_is_limited_to_delegable_roles_and_service_principals
 def test_every_role_the_stack_assigns_to_a_job_or_workload_is_delegable(example_plans) -> None:
     """The deployer can create (and re-create) every assignment but its own."""
     for plan in example_plans.values():
+        # The deployer's own roles (custom ones included) are the Owner's to assign.
+        own = {roles.ROLE_BASED_ACCESS_CONTROL_ADMINISTRATOR, *permissions.custom_roles(plan.resources)}
         for a in plan.of_type("azure-native:authorization:RoleAssignment"):
             guid = a.properties["roleDefinitionId"].rsplit("/", 1)[-1]
-            if guid in (roles.CONTRIBUTOR, roles.ROLE_BASED_ACCESS_CONTROL_ADMINISTRATOR):
+            assert guid != roles.CONTRIBUTOR, a.name  # no one holds Contributor any more
+            if guid in own:
                 continue
             assert guid in roles.DELEGABLE_ROLES, a.name
             assert a.properties["principalType"] == "ServicePrincipal"
@@ -224,3 +242,20 @@ def test_more_than_twenty_federated_credentials_are_refused(tmp_path, example_di
     )
     with pytest.raises(ProgramError, match="at most 20 federated credentials"):
         plan_program(tmp_path, "dev")
+
+
+@pytest.mark.parametrize("env", ENVS)
+def test_shared_keys_stay_off_by_azure_policy_deny(example_plans, env) -> None:
+    """storageAccounts/write could switch shared keys back on: the built-in policy "Storage
+    accounts should prevent shared key access" with Deny, on the account itself, refuses it."""
+    plan = example_plans[env]
+    (account,) = plan.of_type("azure-native:storage:StorageAccount")
+    assert account.properties["allowSharedKeyAccess"] is False
+    (assignment,) = plan.of_type("azure-native:authorization:PolicyAssignment")
+    props = assignment.properties
+    assert props["policyDefinitionId"] == (
+        "/providers/Microsoft.Authorization/policyDefinitions/8c6a50c6-9ffd-4ae7-986f-5fa6111f9a54"
+    )
+    assert props["parameters"] == {"effect": {"value": "Deny"}}
+    assert props["enforcementMode"] == "Default"
+    assert props["scope"].endswith(f"/storageAccounts/{account.properties['accountName']}")

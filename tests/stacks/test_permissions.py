@@ -93,3 +93,79 @@ def test_granting_roles_names_the_role_behind_each_action() -> None:
     job = p.granting_roles("az ml job create", ("AzureML Data Scientist", "Reader"))
     assert job["Microsoft.MachineLearningServices/workspaces/read"] == ("Reader",)
     assert job["Microsoft.MachineLearningServices/workspaces/jobs/write"] == ("AzureML Data Scientist",)
+
+
+# --- The stack's custom roles (deployer and lock manager) ---
+
+
+def test_the_deployer_role_is_contributor_minus_every_key_action() -> None:
+    # Contributor's actions and notActions exactly, then the key-listing actions on top.
+    assert p.DEPLOYER.actions == p.CONTRIBUTOR.actions == ("*",)
+    assert p.DEPLOYER.not_actions[: len(p.CONTRIBUTOR.not_actions)] == p.CONTRIBUTOR.not_actions
+    assert set(p.DEPLOYER.not_actions) - set(p.CONTRIBUTOR.not_actions) == set(p.KEY_ACTIONS)
+    for action in p.KEY_ACTIONS:
+        assert p.grants(p.CONTRIBUTOR, action), action  # what Contributor could do
+        assert not p.grants(p.DEPLOYER, action), action
+    # Case-insensitive, as Azure matches (Microsoft's pages spell it listkeys and listKeys).
+    assert not p.grants(p.DEPLOYER, "microsoft.storage/storageaccounts/listkeys/action")
+    for action in (
+        "Microsoft.Storage/storageAccounts/write",
+        "Microsoft.MachineLearningServices/workspaces/write",
+        "Microsoft.App/jobs/write",
+    ):
+        assert p.grants(p.DEPLOYER, action), action
+    # notActions of one role are not lifted inside it: the deployer role alone cannot lock.
+    assert not p.grants(p.DEPLOYER, "Microsoft.Authorization/locks/write")
+
+
+def test_the_lock_manager_grants_exactly_the_lock_actions() -> None:
+    for action in p.LOCK_ACTIONS:
+        assert p.grants(p.LOCK_MANAGER, action)
+    assert not p.grants(p.LOCK_MANAGER, "Microsoft.Authorization/roleAssignments/write")
+    assert not p.grants(p.LOCK_MANAGER, "Microsoft.Storage/storageAccounts/write")
+    assert not p.grants(p.LOCK_MANAGER, "Microsoft.Authorization/policyAssignments/delete")
+
+
+@pytest.mark.parametrize("env", ["dev", "test", "prod"])
+def test_custom_roles_read_back_from_the_plan_are_the_templates(example_plans, env) -> None:
+    plan = example_plans[env]
+    definitions = plan.of_type(p.ROLE_DEFINITION_TYPE)
+    found = p.custom_roles(plan.resources)
+    templates = {t.name: t for t in p.CUSTOM_TEMPLATES}
+    assert len(found) == len(definitions)
+    for d in definitions:
+        role = found[d.properties["roleDefinitionId"]]
+        template = templates[role.name.split(" (")[0]]
+        assert (role.actions, role.not_actions) == (template.actions, template.not_actions)
+        assert GUID.fullmatch(role.guid)
+        # Assignable only where it is defined: its environment's group, or the registry's.
+        assert d.properties["assignableScopes"] == [d.properties["scope"]]
+        assert "/providers/" not in d.properties["scope"]
+        # `grants` judges the plan's own inputs the same way.
+        assert not p.grants(d.properties, "Microsoft.Storage/storageAccounts/listKeys/action")
+    # Names are unique in the tenant: one per environment and purpose.
+    assert len({r.name for r in found.values()}) == len(found)
+    names = {r.name for r in found.values()}
+    assert f"mlops-forge deployer (churn-model-{env})" in names
+    assert (f"mlops-forge lock manager (churn-model-{env})" in names) is (env == "prod")
+
+
+def test_the_double_resolves_custom_roles_from_the_plan(example_plans) -> None:
+    """The end-to-end double holds the plan's role definitions and judges them with `grants`."""
+    from forge_rehearse import world as world_module
+
+    world = world_module.World()
+    world_module.add_plan(world, example_plans["prod"])
+    deployer = next(i for i in world.identities if i.name == "id-churn-model-prod-github")
+    storage = world.of_kind("storage", "prod")[0]
+    roles_there = p.held(world.roles_of(deployer.principal_id, storage.id), world.role_definitions)
+    assert {r.name for r in roles_there} == {
+        "mlops-forge deployer (churn-model-prod)",
+        "mlops-forge lock manager (churn-model-prod)",
+        "Role Based Access Control Administrator",
+    }
+    assert any(p.grants(r, "Microsoft.Storage/storageAccounts/write") for r in roles_there)
+    assert not any(p.grants(r, "Microsoft.Storage/storageAccounts/listKeys/action") for r in roles_there)
+    # And through JSON, the way the double's processes read the world.
+    again = world_module.World.from_json(world.to_json())
+    assert again.role_definitions == world.role_definitions

@@ -102,6 +102,22 @@ PRIVATE_PROD_VIOLATIONS = {
         ],
     ),
     "runner-secret-from-key-vault": ("azure-native:app:Job", [("configuration.replicaTimeout", 1800)]),
+    # The deployer was Contributor, which lists storage keys (shared-key-off bypassed).
+    "no-contributor-assignment": (
+        "azure-native:authorization:RoleAssignment",
+        [
+            (
+                "roleDefinitionId",
+                "/subscriptions/0/providers/Microsoft.Authorization/roleDefinitions/b24988ac-6180-42a0-ab88-20f7382dd24c",
+            ),
+            ("condition", None),
+        ],
+    ),
+    # Contributor copied without the key notActions.
+    "custom-role-no-key-actions": (
+        "azure-native:authorization:RoleDefinition",
+        [("permissions", [{"actions": ["*"], "notActions": ["Microsoft.Authorization/*/Write"]}])],
+    ),
 }
 
 
@@ -164,6 +180,13 @@ STACK_VIOLATIONS = {
             ),
         ],
     ),
+    "shared-key-stays-off": lambda plan: _without(
+        plan, lambda r: r.type == "azure-native:authorization:PolicyAssignment"
+    ),
+    "locks-writable-by-deployer": lambda plan: _without(
+        plan,
+        lambda r: r.type == "azure-native:authorization:RoleDefinition" and "lock-manager" in r.name,
+    ),
     "locks-on-data-protect-on-workspace": lambda plan: _without(
         plan,
         lambda r: (
@@ -192,6 +215,11 @@ def test_missing_private_endpoint_and_zone_are_named(example_plans) -> None:
     )
     messages = {v.message for v in evaluate(broken) if v.policy == "private-endpoints-and-dns"}
     assert "no private endpoint for sub-resource 'file'" in messages
+    # The shared registry's endpoint is part of a private environment's guarantee too.
+    no_registry = _without(prod, lambda r: r.name.endswith("pe-shared-registry"))
+    assert "no private endpoint for sub-resource 'amlregistry'" in {
+        v.message for v in evaluate(no_registry) if v.policy == "private-endpoints-and-dns"
+    }
     assert "private DNS zone privatelink.api.azureml.ms missing" in messages
 
 

@@ -49,7 +49,15 @@ def test_private_endpoints_cover_every_data_plane_with_microsofts_zones(example_
         for e in plan.of_type("azure-native:network:PrivateEndpoint")
         for conn in e.properties["privateLinkServiceConnections"]
     }
-    assert set(endpoints) == {"amlworkspace", "blob", "file", "vault", "registry", "azuremonitor"}
+    assert set(endpoints) == {
+        "amlworkspace",
+        "blob",
+        "file",
+        "vault",
+        "registry",
+        "azuremonitor",
+        "amlregistry",
+    }
     assert "/privateLinkScopes/ampls-churn-model-prod" in endpoints["azuremonitor"]
     assert "/Microsoft.MachineLearningServices/workspaces/" in endpoints["amlworkspace"]
     assert (
@@ -274,3 +282,42 @@ def test_monitor_private_link_scope_covers_logs_and_insights(example_plans) -> N
         for r in plan.of_type("azure-native:monitor:PrivateLinkScopedResource")
     }
     assert linked == {"workspaces", "components"}
+
+
+def test_prod_runners_reach_the_shared_registry_through_their_own_private_endpoint(example_plans) -> None:
+    """Promote and deploy call the registry's API from prod's VNet runners: a private endpoint
+    to the shared registry (hosted by dev, public) with Microsoft's zone for `amlregistry`."""
+    plan = example_plans["prod"]
+    registry = example_plans["dev"].of_type("azure-native:machinelearningservices:Registry")[0]
+    (endpoint,) = [
+        e
+        for e in plan.of_type("azure-native:network:PrivateEndpoint")
+        if e.properties["privateLinkServiceConnections"][0]["groupIds"] == ["amlregistry"]
+    ]
+    target = endpoint.properties["privateLinkServiceConnections"][0]["privateLinkServiceId"]
+    assert target.endswith(f"/registries/{registry.properties['registryName']}")
+    assert PRIVATE_DNS_ZONES["amlregistry"] == ("privatelink.api.azureml.ms",)
+    (group,) = [
+        g
+        for g in plan.of_type("azure-native:network:PrivateDnsZoneGroup")
+        if g.properties["privateEndpointName"] == endpoint.properties["privateEndpointName"]
+    ]
+    assert [c["privateDnsZoneId"].rsplit("/", 1)[-1] for c in group.properties["privateDnsZoneConfigs"]] == [
+        "privatelink.api.azureml.ms"
+    ]
+    # The zone is linked to the runners' VNet (one link per zone).
+    links = {
+        link.properties["privateZoneName"]
+        for link in plan.of_type("azure-native:privatedns:VirtualNetworkLink")
+    }
+    assert "privatelink.api.azureml.ms" in links
+    # The workspace's managed network reaches it too, and its identity may approve that endpoint.
+    rule = one(plan, "azure-native:machinelearningservices:Workspace")["managedNetwork"]["outboundRules"][
+        "shared-registry"
+    ]
+    assert rule["destination"] == {"serviceResourceId": target, "subresourceTarget": "amlregistry"}
+    # The host keeps the registry public (Entra ID only): dev's hosted runners reach it there.
+    assert registry.properties["publicNetworkAccess"] == "Enabled"
+    # Public environments have no endpoint of their own.
+    for env in ("dev", "test"):
+        assert not example_plans[env].of_type("azure-native:network:PrivateEndpoint")
