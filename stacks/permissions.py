@@ -253,6 +253,7 @@ KEY_ACTIONS = (
     "Microsoft.MachineLearningServices/workspaces/onlineEndpoints/listKeys/action",
     "Microsoft.MachineLearningServices/workspaces/onlineEndpoints/regenerateKeys/action",
     "Microsoft.MachineLearningServices/workspaces/computes/listKeys/action",
+    "Microsoft.MachineLearningServices/workspaces/datastores/listSecrets/action",
 )
 # Management locks ("Lock your resources", who can create or delete locks: `Microsoft.Authorization/locks/*`).
 LOCK_ACTIONS = (
