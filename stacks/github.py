@@ -86,8 +86,8 @@ def scoped_variable(variable: str, environment: str) -> str:
     """The repository variable that stands for `variable` of `environment` where environments do not exist.
 
     A suffix, not a prefix: names must not start with `GITHUB_` (an environment may be `github`).
-    GitHub stores names in upper case and looks them up case-insensitively, so a workflow may
-    read `vars[format('AZURE_ML_WORKSPACE_{0}', inputs.environment)]` with a lower-case name.
+    Upper case, as GitHub stores variable names. Workflows name it literally (`vars.X_PROD`), or
+    their caller passes it into a reusable workflow as `inputs.X`, so linters see every read.
     """
     return f"{variable}_{environment.upper()}"
 
