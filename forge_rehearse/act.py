@@ -8,7 +8,8 @@ ways GitHub needs and act lacks:
 - environment-scoped variables: in a job that names an `environment`, `vars.X` reads X from that
   environment's variables first, then the repository's (act only knows repository variables);
 - the runner: each job records the labels its `runs-on` resolved to, so the double knows
-  whether the caller sits on a GitHub-hosted runner or on the environment's VNet runners;
+  whether the caller sits on a GitHub-hosted runner or on the environment's VNet runners, and
+  the environment it names, so the azure/login stand-in presents the OIDC subject GitHub would;
 - GitHub's self-repository form `uses: $/.github/workflows/x.yml`, which act does not know yet,
   becomes the equivalent local form `./.github/workflows/x.yml`.
 
@@ -110,12 +111,17 @@ def rewrite_workflow(text: str) -> str:
         out.append(line)
         if isinstance(job, dict) and "runs-on" in job and re.match(r"^    steps:\s*$", line):
             labels = _expression(job["runs-on"])
+            # The GitHub environment the job runs in, if any: the OIDC subject azure/login presents.
+            named = job.get("environment")
+            named = _expression(named.get("name") if isinstance(named, dict) else named) if named else "''"
             out.append(
                 "      - name: 'rehearsal: record the runner labels'\n"
                 "        shell: bash\n"
-                '        run: echo "FORGE_RUNS_ON=$(tr -d \' \\n\' <<<"$LABELS")" >> "$GITHUB_ENV"\n'
+                '        run: echo "FORGE_RUNS_ON=$(tr -d \' \\n\' <<<"$LABELS")" >> "$GITHUB_ENV"'
+                '; echo "FORGE_OIDC_ENVIRONMENT=$ENVIRONMENT" >> "$GITHUB_ENV"\n'
                 "        env:\n"
                 f"          LABELS: ${{{{ toJSON({labels}) }}}}\n"
+                f"          ENVIRONMENT: ${{{{ {named} }}}}\n"
             )
     rewritten = re.sub(r"(uses:\s*)\$/", r"\1./", "".join(out))
     if not re.search(r"^defaults:", rewritten, re.M):

@@ -435,9 +435,37 @@ def login(ctx: Ctx) -> Any:
             f"(AADSTS700016) Application with identifier '{client_id}' was not found in the directory: "
             "no identity of any stack has this client ID (is AZURE_*_CLIENT_ID the stack output?)"
         )
+    _check_subject(ctx, identity)
     ctx.store.state["login"] = identity.client_id
     ctx.store.log({"operation": "az login", "caller": identity.name, "result": "ok"})
     return [{"name": identity.name, "user": {"name": identity.client_id, "type": "servicePrincipal"}}]
+
+
+def _check_subject(ctx: Ctx, identity: Any) -> None:
+    """Entra ID exchanges an OIDC token only if a federated credential trusts its subject.
+
+    The azure/login stand-in sends an unsigned JWT carrying the subject the job presents; a token
+    that is no JWT (direct calls of the double in tests) has no subject to check.
+    """
+    import base64
+
+    parts = ctx.args["federated-token"].split(".")
+    if len(parts) != 3:
+        return
+    try:
+        claims = json.loads(base64.urlsafe_b64decode(parts[1] + "=" * (-len(parts[1]) % 4)))
+    except ValueError:
+        raise AzError("(AADSTS50027) Invalid JWT token: the federated token cannot be decoded") from None
+    subject = claims.get("sub", "")
+    if subject not in identity.subjects:
+        ctx.store.log(
+            {"operation": "az login", "caller": identity.name, "result": "refused", "subject": subject}
+        )
+        raise AzError(
+            f"(AADSTS70021) No matching federated identity record found for presented assertion subject "
+            f"'{subject}': client '{identity.client_id}' ({identity.name}) trusts "
+            f"{', '.join(repr(s) for s in identity.subjects) or 'no subject'}"
+        )
 
 
 @command("account show", {})

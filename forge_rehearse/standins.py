@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import shutil
@@ -33,6 +34,39 @@ def setup_python(wanted: str) -> int:
     return 0
 
 
+def presented_subject(repository: str) -> str:
+    """The `sub` claim GitHub puts in this job's OIDC token ("About security hardening with OpenID
+    Connect", example subject claims): the job's environment if it names one, else the pull
+    request, else the ref it runs on."""
+    environment = os.environ.get("FORGE_OIDC_ENVIRONMENT", "")  # recorded by act.rewrite_workflow
+    if environment:
+        return f"repo:{repository}:environment:{environment}"
+    if os.environ.get("GITHUB_EVENT_NAME") in ("pull_request", "pull_request_target"):
+        return f"repo:{repository}:pull_request"
+    return f"repo:{repository}:ref:{os.environ.get('GITHUB_REF', '')}"
+
+
+def oidc_token(subject: str) -> str:
+    """An unsigned JWT with GitHub's issuer, Azure's audience and `subject`: what the double checks."""
+
+    def part(value: dict) -> str:
+        return base64.urlsafe_b64encode(json.dumps(value).encode()).decode().rstrip("=")
+
+    claims = {"iss": "https://token.actions.githubusercontent.com", "aud": "api://AzureADTokenExchange"}
+    return f"{part({'alg': 'none', 'typ': 'JWT'})}.{part({**claims, 'sub': subject})}."
+
+
+def _repository() -> str:
+    """The repository the project is configured for (`forge:githubRepository` of its stacks)."""
+    import yaml
+
+    for stack in sorted((Path(os.environ["FORGE_REHEARSE_SOURCE"]) / "infra").glob("Pulumi.*.yaml")):
+        config = (yaml.safe_load(stack.read_text()) or {}).get("config") or {}
+        if config.get("forge:githubRepository"):
+            return str(config["forge:githubRepository"])
+    return os.environ.get("GITHUB_REPOSITORY", "")
+
+
 def azure_login() -> int:
     client_id = os.environ.get("CLIENT_ID", "")
     if not client_id:
@@ -45,7 +79,7 @@ def azure_login() -> int:
         )
     return subprocess.run(
         ["az", "login", "--service-principal", "--username", client_id, "--tenant", os.environ["TENANT_ID"],
-         "--federated-token", "rehearsal-oidc-token", "--output", "none"],
+         "--federated-token", oidc_token(presented_subject(_repository())), "--output", "none"],
         check=False,
     ).returncode  # fmt: skip
 

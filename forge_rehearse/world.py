@@ -9,7 +9,7 @@ identities, so the IDs a stack would output are the IDs the double recognises.
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +21,7 @@ REGISTRY = "azure-native:machinelearningservices:Registry"
 STORAGE = "azure-native:storage:StorageAccount"
 COMPUTE = "azure-native:machinelearningservices:Compute"
 CONTAINER_REGISTRY = "azure-native:containerregistry:Registry"
+FEDERATED_CREDENTIAL = "azure-native:managedidentity:FederatedIdentityCredential"
 
 
 @dataclass(frozen=True)
@@ -39,6 +40,8 @@ class Identity:
     client_id: str
     principal_id: str
     environment: str
+    # The OIDC subjects its federated credentials trust (`repo:OWNER/REPO:environment:NAME`, ...).
+    subjects: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -67,7 +70,9 @@ class World:
         raw = json.loads(text)
         return cls(
             resources=[Resource(**r) for r in raw["resources"]],
-            identities=[Identity(**i) for i in raw["identities"]],
+            identities=[
+                Identity(**{**i, "subjects": tuple(i.get("subjects", ()))}) for i in raw["identities"]
+            ],
             assignments=[Assignment(**a) for a in raw["assignments"]],
             variables=raw.get("variables", {}),
             role_definitions=raw.get("role_definitions", {}),
@@ -148,6 +153,13 @@ def add_plan(world: World, plan: Any) -> None:
             world.resources.append(Resource("acr", props["registryName"], rid, env, _public(props), system))
         elif r.type == COMPUTE and props.get("properties", {}).get("computeType") == "AmlCompute":
             world.resources.append(Resource("compute", props["computeName"], rid, env, True, system))
+    trusted: dict[str, list[str]] = {}
+    for r in plan.of_type(FEDERATED_CREDENTIAL):
+        trusted.setdefault(r.properties["resourceName"], []).append(r.properties["subject"])
+    world.identities = [
+        replace(i, subjects=tuple(trusted[i.name])) if i.environment == env and i.name in trusted else i
+        for i in world.identities
+    ]
 
 
 def build(program_dir: Path, environments: list[str]) -> World:

@@ -359,7 +359,8 @@ def check_workflows(workflows_dir: Path, serving: str) -> list[str]:
             continue
         text = path.read_text(encoding="utf-8")
         variable = JOB_IDENTITIES[job.identity][1]
-        if f"vars.{variable}" not in text:
+        # Without GitHub environments the reusable workflows take it as `inputs.X` from their caller.
+        if f"vars.{variable}" not in text and f"inputs.{variable}" not in text:
             problems.append(f"{path}: job {job.job!r} should log in as {job.identity} (vars.{variable})")
         if not RUNNER_ROUTING.search(text):
             problems.append(f"{path}: runs-on does not follow the VNet runner labels (vars.RUNNERS)")

@@ -110,6 +110,11 @@ class EnvironmentSettings:
     # kind's identity exists only where a job uses it. Default: every ML job, drift where strict.
     jobs: tuple[str, ...] = ("train", "promote", "deploy")
     online_endpoint: str | None = None  # the stack creates this online endpoint (with alerts)
+    # The repository's visibility and owner's plan decide which OIDC subjects CI jobs present
+    # (stacks.github_plans, stacks.identity.federated_subjects); the branch deploying jobs run from.
+    github_visibility: str = "private"
+    github_plan: str = "team"
+    github_default_branch: str = "main"
 
     @property
     def names(self) -> naming.Names:
@@ -280,6 +285,9 @@ def settings_from_values(
         generation=get("generation"),
         jobs=tuple(jobs),
         online_endpoint=get("onlineEndpoint"),
+        github_visibility=get("githubVisibility"),
+        github_plan=get("githubPlan"),
+        github_default_branch=get("githubDefaultBranch"),
     )
 
 

@@ -13,6 +13,11 @@ nobody copies client IDs or resource names between the Azure portal and GitHub. 
   repository: the repository rows of `VARIABLES`, the `template-update` environment and the
   ruleset. One owner per resource keeps two stacks from overwriting each other's values.
 
+Where the plan has no environments (a private or internal repository on GitHub Free), the stack
+creates its rows of `VARIABLES` as repository variables named `<NAME>_<ENV>` (`scoped_variable`,
+e.g. `AZURE_ML_WORKSPACE_PROD`), which the workflows read instead, and the host stack creates
+TEMPLATE_UPDATE_APP_CLIENT_ID as a repository variable.
+
 The GitHub provider authenticates with `GITHUB_TOKEN` (a token with the repository's admin rights,
 e.g. `gh auth token` after `gh auth login`); see docs/bootstrap.md.
 """
@@ -75,6 +80,16 @@ VARIABLES: tuple[Variable, ...] = (
 )
 # Not in the table: TEMPLATE_UPDATE_APP_CLIENT_ID (environment `template-update`) comes from
 # `forge:templateUpdateAppClientId`, as a person creates the GitHub App (GitHub has no API for it).
+
+
+def scoped_variable(variable: str, environment: str) -> str:
+    """The repository variable that stands for `variable` of `environment` where environments do not exist.
+
+    A suffix, not a prefix: names must not start with `GITHUB_` (an environment may be `github`).
+    Upper case, as GitHub stores variable names. Workflows name it literally (`vars.X_PROD`), or
+    their caller passes it into a reusable workflow as `inputs.X`, so linters see every read.
+    """
+    return f"{variable}_{environment.upper()}"
 
 
 def unset_variables(state_backend: str) -> frozenset[str]:
@@ -257,6 +272,7 @@ class GithubEnvironments(pulumi.ComponentResource):
         self._child = pulumi.ResourceOptions(parent=self, provider=provider)
         self._name = name
         self._github = g
+        self._stack_environment = s.environment
         client = authorization.get_client_config_output()
 
         # The stack outputs this component adds; the program exports them next to its own.
@@ -295,6 +311,8 @@ class GithubEnvironments(pulumi.ComponentResource):
                     monitor_name, default_branch_only=caps.branch_policies, reviewers=None
                 )
                 self._variables(watch, monitor_name, ("monitor", "both"))
+        else:
+            self._scoped_variables()
 
         if g.repository_host:
             self._repository_variables()
@@ -309,6 +327,8 @@ class GithubEnvironments(pulumi.ComponentResource):
                         "TEMPLATE_UPDATE_APP_CLIENT_ID",
                         g.template_update_app_client_id,
                     )
+            elif g.template_update_app_client_id:
+                self._repository_variable("TEMPLATE_UPDATE_APP_CLIENT_ID", g.template_update_app_client_id)
             if caps.prod_guard == "ruleset":
                 self._default_branch_ruleset()
         self.register_outputs(dict(self.outputs))
@@ -441,13 +461,25 @@ class GithubEnvironments(pulumi.ComponentResource):
         for variable in VARIABLES:
             if variable.where != "repository" or variable.output not in self._values:
                 continue  # e.g. no backend URL with Pulumi Cloud state
-            github.ActionsVariable(
-                f"{self._name}-repo-{variable.name.lower().replace('_', '-')}",
-                repository=self._github.name,
-                variable_name=variable.name,
-                value=self._values[variable.output],
-                opts=self._child,
-            )
+            self._repository_variable(variable.name, self._values[variable.output])
+
+    def _scoped_variables(self) -> None:
+        """Without environments: this stack's rows as repository variables `<NAME>_<ENV>`."""
+        environment = self._stack_environment
+        for variable in VARIABLES:
+            value = self._values.get(variable.output)
+            if variable.where == "repository" or variable.output not in self._values or value == "":
+                continue
+            self._repository_variable(scoped_variable(variable.name, environment), value)
+
+    def _repository_variable(self, name: str, value: pulumi.Input[str]) -> None:
+        github.ActionsVariable(
+            f"{self._name}-repo-{name.lower().replace('_', '-')}",
+            repository=self._github.name,
+            variable_name=name,
+            value=value,
+            opts=self._child,
+        )
 
 
 def planned_variables(resources) -> dict[str | None, dict[str, str]]:

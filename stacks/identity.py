@@ -18,6 +18,13 @@ default branch only (a GitHub environment rule the stacks' GitHub side sets; doc
 which is what makes these identities default-branch-only. `<env>-preview` allows any branch and
 its identity can only read. `<env>-monitor` (default branch only, never reviewers) is where the
 daily drift check runs: a scheduled read-only job must not wait for prod's approvers.
+
+Where the repository's plan has no environments (a private or internal repository on GitHub
+Free, `stacks.github_plans`), the workflows name none and jobs present the subject of what
+started them instead: `repo:OWNER/REPO:ref:refs/heads/<default branch>` for jobs on the default
+branch (deployer, ML operator, monitor; the jobs refuse any other ref with a job-level `if:`) and
+`repo:OWNER/REPO:pull_request` for pull-request previews (previewer). `federated_subjects` is the
+one place both cases are decided; the template's `github_environments` answer follows it.
 """
 
 from __future__ import annotations
@@ -29,6 +36,7 @@ from pulumi_azure_native import managedidentity
 
 from stacks import permissions, roles
 from stacks.config import EnvironmentSettings
+from stacks.github_plans import capabilities
 
 GITHUB_ISSUER = "https://token.actions.githubusercontent.com"
 AZURE_AUDIENCE = "api://AzureADTokenExchange"
@@ -47,6 +55,38 @@ JOB_IDENTITIES = {
 def github_subject(repository: str, environment: str) -> str:
     """Only jobs bound to this GitHub environment of this repository can use the identity."""
     return f"repo:{repository}:environment:{environment}"
+
+
+def branch_subject(repository: str, branch: str) -> str:
+    """Jobs of this repository that run on `branch` (push, schedule, workflow_dispatch), no environment."""
+    return f"repo:{repository}:ref:refs/heads/{branch}"
+
+
+def pull_request_subject(repository: str) -> str:
+    """Jobs of this repository that a pull request started, no environment."""
+    return f"repo:{repository}:pull_request"
+
+
+def federated_subjects(settings: EnvironmentSettings) -> dict[str, tuple[str, str]]:
+    """Job kind (`JOB_IDENTITIES`) → (credential name, OIDC subject) its identity trusts."""
+    repository, env = settings.github_repository, settings.environment
+    if capabilities(settings.github_visibility, settings.github_plan).environments:
+        environments = {
+            "deployer": env,
+            "ml-operator": env,
+            "monitor": monitor_environment(env),
+            "previewer": preview_environment(env),
+        }
+        return {
+            kind: (f"github-{name}", github_subject(repository, name)) for kind, name in environments.items()
+        }
+    default_branch = ("github-default-branch", branch_subject(repository, settings.github_default_branch))
+    return {
+        "deployer": default_branch,
+        "ml-operator": default_branch,
+        "monitor": default_branch,
+        "previewer": ("github-pull-request", pull_request_subject(repository)),
+    }
 
 
 def monitor_environment(environment: str) -> str:
@@ -76,24 +116,23 @@ class CiIdentity(pulumi.ComponentResource):
         super().__init__("mlopsforge:identity:CiIdentity", name, None, opts)
         s, names = args.settings, args.settings.names
         self._args = args
+        subjects = federated_subjects(s)
         # Logical names of the deployer and previewer are unchanged so existing stacks keep them.
-        self.identity = self._federated(name, names.ci_identity, [s.environment])
+        self.identity = self._federated(name, names.ci_identity, [subjects["deployer"]])
         # Each job kind's identity only where such a job runs (forge:jobs): an identity no job
         # uses is a grant no operation needs.
         self.ml_operator = (
-            self._federated(f"{name}-mlops", names.identity("mlops"), [s.environment])
+            self._federated(f"{name}-mlops", names.identity("mlops"), [subjects["ml-operator"]])
             if {"train", "promote", "deploy"} & set(s.jobs)
             else None
         )
         self.monitor = (
-            self._federated(
-                f"{name}-monitor", names.identity("monitor"), [monitor_environment(s.environment)]
-            )
+            self._federated(f"{name}-monitor", names.identity("monitor"), [subjects["monitor"]])
             if "drift" in s.jobs
             else None
         )
         self.preview_identity = self._federated(
-            f"{name}-preview", names.preview_identity, [preview_environment(s.environment)]
+            f"{name}-preview", names.preview_identity, [subjects["previewer"]]
         )
 
         group = {"scope": args.resource_group_id}
@@ -192,10 +231,11 @@ class CiIdentity(pulumi.ComponentResource):
         )
 
     def _federated(
-        self, logical_name: str, identity_name: str, github_environments: list[str]
+        self, logical_name: str, identity_name: str, credentials: list[tuple[str, str]]
     ) -> managedidentity.UserAssignedIdentity:
+        """An identity trusting each (credential name, subject) of `credentials`."""
         s = self._args.settings
-        if len(github_environments) > MAX_FEDERATED_CREDENTIALS:
+        if len(credentials) > MAX_FEDERATED_CREDENTIALS:
             raise ValueError(
                 f"{identity_name}: Azure allows at most {MAX_FEDERATED_CREDENTIALS} federated credentials"
             )
@@ -209,17 +249,17 @@ class CiIdentity(pulumi.ComponentResource):
             opts=child,
         )
         previous: list[pulumi.Resource] = []
-        for github_environment in github_environments:
+        for credential_name, subject in credentials:
             # The first credential keeps the logical name existing stacks already have.
-            suffix = "" if not previous else f"-{github_environment}"
+            suffix = "" if not previous else f"-{credential_name.removeprefix('github-')}"
             credential = managedidentity.FederatedIdentityCredential(
                 f"{logical_name}-github{suffix}",
-                federated_identity_credential_resource_name=f"github-{github_environment}",
+                federated_identity_credential_resource_name=credential_name,
                 resource_name_=identity.name,
                 resource_group_name=self._args.resource_group_name,
                 issuer=GITHUB_ISSUER,
                 audiences=[AZURE_AUDIENCE],
-                subject=github_subject(s.github_repository, github_environment),
+                subject=subject,
                 opts=pulumi.ResourceOptions(parent=self, depends_on=previous),
             )
             previous = [credential]

@@ -10,6 +10,7 @@ what is wrong. A rule's `level` says where it binds:
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -146,12 +147,22 @@ def _no_compute_instance(_: str, props: Props) -> Iterator[str]:
         yield "personal compute instances are for development environments only"
 
 
+GITHUB_SUBJECT = re.compile(
+    r"repo:[A-Za-z0-9-]+/[A-Za-z0-9._-]+:(environment:[A-Za-z0-9._-]+|ref:refs/heads/[A-Za-z0-9._/-]+|pull_request)"
+)
+
+
 def _github_federation(_: str, props: Props) -> Iterator[str]:
     yield from _expect(props, ("issuer",), "https://token.actions.githubusercontent.com", "issuer")
     yield from _expect(props, ("audiences",), ["api://AzureADTokenExchange"], "audiences")
     subject = str(_get(props, "subject") or "")
-    if not (subject.startswith("repo:") and ":environment:" in subject):
-        yield f"subject must be repo:<org>/<repo>:environment:<env>, found {subject!r}"
+    # A GitHub environment; where the plan has none (private on GitHub Free, stacks.identity
+    # .federated_subjects), one branch's ref or pull requests. Never a tag, a wildcard or a bare repo.
+    if not GITHUB_SUBJECT.fullmatch(subject):
+        yield (
+            "subject must be repo:<org>/<repo>:environment:<env> (or, without GitHub environments, "
+            f"repo:<org>/<repo>:ref:refs/heads/<branch> or repo:<org>/<repo>:pull_request), found {subject!r}"
+        )
 
 
 def _tags(resource_type: str, props: Props) -> Iterator[str]:
@@ -363,7 +374,7 @@ RULES: tuple[Rule, ...] = (
     ),
     Rule(
         "ci-identity-github-oidc",
-        "CI identity federates with one GitHub environment over OIDC.",
+        "CI identity federates over OIDC with one GitHub environment (without environments: one branch, or pull requests).",
         "mandatory",
         (FEDERATION,),
         _github_federation,

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+import workflow_subjects
 import yaml
 
 from stacks import github as gh
@@ -24,8 +25,7 @@ REPO = Path(__file__).resolve().parents[2]
 APP_CLIENT_ID = "Iv23liTemplateUpdate"
 VARS = re.compile(r"\bvars\.([A-Za-z_][A-Za-z0-9_]*)")
 
-# Each case is also one GitHub plan combination (docs/bootstrap.md); private on Free, where no
-# environments exist, is covered in test_github_plans.py.
+# Each case is also one GitHub plan combination (docs/bootstrap.md).
 CASES = {
     "defaults": {},  # private repository on GitHub Team: no environment reviewers
     "existing-registry-pulumi-cloud": {
@@ -44,6 +44,12 @@ CASES = {
         "github_org": "Contoso",
         "github_reviewers": ["Contoso/ml-leads", "octocat"],
         "serving": "batch",
+    },
+    # No environments at all: repository variables `<NAME>_<ENV>`, branch and pull_request subjects.
+    "private-free": {
+        "github_visibility": "private",
+        "github_plan": "free",
+        "accept_unguarded_prod": True,
     },
 }
 
@@ -64,6 +70,27 @@ class Rendered:
     def resources(self, token: str) -> list[tuple[str, dict]]:
         """(stack, properties) of every resource of `token` across all stacks."""
         return [(env, r.properties) for env, plan in self.plans.items() for r in plan.of_type(token)]
+
+    @property
+    def has_environments(self) -> bool:
+        return _capabilities(self).environments
+
+    def scoped_variables(self) -> list[tuple[str, dict]]:
+        """(stack, {environment, variableName, value}) of each per-environment variable: environment
+        variables, or where environments do not exist the repository variables `<NAME>_<ENV>`."""
+        if self.has_environments:
+            return self.resources("github:index/actionsEnvironmentVariable:ActionsEnvironmentVariable")
+        rows = []
+        for stack, p in self.resources("github:index/actionsVariable:ActionsVariable"):
+            suffix = f"_{stack.upper()}"
+            if p["variableName"].endswith(suffix):
+                rows.append(
+                    (
+                        stack,
+                        {**p, "environment": stack, "variableName": p["variableName"].removesuffix(suffix)},
+                    )
+                )
+        return rows
 
 
 @pytest.fixture(scope="module", params=list(CASES))
@@ -123,6 +150,8 @@ def candidate_environments(rendered: Rendered, written: str | None) -> set[str]:
 def test_workflows_read_variables(rendered):
     # Guards the test itself: a parser that found nothing would make every other check vacuous.
     names = {read.variable for read in workflow_reads(rendered.root)}
+    # Without environments the client IDs are repository variables `<NAME>_<ENV>`.
+    names |= {n.removesuffix(f"_{e.upper()}") for n in names for e in rendered.environments}
     assert {"AZURE_DEPLOYER_CLIENT_ID", "AZURE_TENANT_ID", "AZURE_SUBSCRIPTION_ID"} <= names
 
 
@@ -155,6 +184,12 @@ def test_environments_named_by_jobs_exist(rendered):
         r.environment for r in workflow_reads(rendered.root) if r.environment and "${{" not in r.environment
     }
     assert named <= created, f"jobs name environments no stack creates: {sorted(named - created)}"
+    if not rendered.has_environments:
+        # GitHub Free, private: no job may name one (GitHub has none to give it).
+        jobs = [j for path in (rendered.root / ".github" / "workflows").glob("*.yml")
+                for j in yaml.safe_load(path.read_text())["jobs"].values()]  # fmt: skip
+        assert created == set() and all("environment" not in j for j in jobs)
+        return
     # The drift check's own environment, in the last (production) environment only.
     monitor = {f"{rendered.environments[-1]}-monitor"}
     assert stack_environments(rendered) | {"template-update"} | monitor == created
@@ -192,7 +227,9 @@ def expected_environment_value(rendered: Rendered, stack: str, environment: str,
 
 def test_environment_variables_come_from_the_stack(rendered):
     endpoints = {}
-    for stack, p in rendered.resources("github:index/actionsEnvironmentVariable:ActionsEnvironmentVariable"):
+    rows = rendered.scoped_variables()
+    assert rows, "no per-environment variable: the check would be vacuous"
+    for stack, p in rows:
         if p["environment"] == "template-update":
             continue
         assert p["environment"] in (stack, f"{stack}-preview", f"{stack}-monitor"), (
@@ -212,25 +249,35 @@ def test_environment_variables_come_from_the_stack(rendered):
 def test_deploy_and_preview_identities_differ(rendered):
     for stack in rendered.environments:
         values = {
-            p["environment"]: p["value"]
-            for s, p in rendered.resources(
-                "github:index/actionsEnvironmentVariable:ActionsEnvironmentVariable"
-            )
+            p["variableName"]: p["value"]
+            for s, p in rendered.scoped_variables()
             if s == stack
             and p["variableName"] in ("AZURE_DEPLOYER_CLIENT_ID", "AZURE_PREVIEW_CLIENT_ID")
             and p["environment"]
-            == (stack if p["variableName"] == "AZURE_DEPLOYER_CLIENT_ID" else f"{stack}-preview")
+            == (
+                stack
+                if p["variableName"] == "AZURE_DEPLOYER_CLIENT_ID" or not rendered.has_environments
+                else f"{stack}-preview"
+            )
         }
         # The preview job logs in with a read-only identity, never the deployer's.
-        assert values[stack] != values[f"{stack}-preview"]
-        previewer = _federated_client_id(
-            rendered.plans[stack], f"repo:{rendered.repository}:environment:{stack}-preview"
+        assert values["AZURE_DEPLOYER_CLIENT_ID"] != values["AZURE_PREVIEW_CLIENT_ID"]
+        subject = (
+            f"repo:{rendered.repository}:environment:{stack}-preview"
+            if rendered.has_environments
+            else f"repo:{rendered.repository}:pull_request"
         )
-        assert values[f"{stack}-preview"] == previewer
+        assert values["AZURE_PREVIEW_CLIENT_ID"] == _federated_client_id(rendered.plans[stack], subject)
 
 
 def test_repository_variables_are_created_once_by_the_first_environment(rendered):
-    repo = rendered.resources("github:index/actionsVariable:ActionsVariable")
+    scoped = {(s, p["variableName"]) for s, p in rendered.scoped_variables()}
+    repo = [
+        (stack, p)
+        for stack, p in rendered.resources("github:index/actionsVariable:ActionsVariable")
+        if (not rendered.has_environments and p["variableName"] == "TEMPLATE_UPDATE_APP_CLIENT_ID")
+        or (stack, p["variableName"].removesuffix(f"_{stack.upper()}")) not in scoped
+    ]
     assert {stack for stack, _ in repo} == {rendered.environments[0]}
     values = {p["variableName"]: p["value"] for _, p in repo}
     assert len(values) == len(repo), "a repository variable is created twice"
@@ -254,9 +301,13 @@ def test_repository_variables_are_created_once_by_the_first_environment(rendered
         for _, p in rendered.resources("github:index/actionsEnvironmentVariable:ActionsEnvironmentVariable")
         if p["environment"] == "template-update"
     ]
-    assert [(p["variableName"], p["value"]) for p in template_update] == [
-        ("TEMPLATE_UPDATE_APP_CLIENT_ID", APP_CLIENT_ID)
-    ]
+    if rendered.has_environments:
+        assert [(p["variableName"], p["value"]) for p in template_update] == [
+            ("TEMPLATE_UPDATE_APP_CLIENT_ID", APP_CLIENT_ID)
+        ]
+        assert "TEMPLATE_UPDATE_APP_CLIENT_ID" not in values
+    else:  # a repository variable, as the workflow reads it without its environment
+        assert template_update == [] and values["TEMPLATE_UPDATE_APP_CLIENT_ID"] == APP_CLIENT_ID
 
 
 def test_deploying_environments_accept_the_default_branch_only(rendered):
@@ -297,6 +348,13 @@ def test_prod_needs_a_second_person_by_reviewers_or_by_a_reviewed_default_branch
     rulesets = rendered.resources("github:index/repositoryRuleset:RepositoryRuleset")
     last = rendered.environments[-1]
     reviewers = rendered.answers["github_reviewers"]
+    if _capabilities(rendered).prod_guard == "none":
+        # Nothing on GitHub can guard prod here: only an explicit acceptance lets the project exist.
+        assert rendered.answers["accept_unguarded_prod"] is True
+        assert environments == {} and rulesets == []
+        config = yaml.safe_load((rendered.root / "infra" / f"Pulumi.{last}.yaml").read_text())["config"]
+        assert config["forge:acceptUnguardedProd"] is True
+        return
     prod = environments[last]
     if _capabilities(rendered).reviewers:
         teams = [r.split("/", 1)[1] for r in reviewers if "/" in r]
@@ -357,25 +415,64 @@ def test_required_checks_are_the_ci_jobs_pull_requests_run(rendered):
     assert set(gh.REQUIRED_CHECKS) <= names
 
 
-def test_federated_subjects_are_the_environments_azure_jobs_run_in(rendered):
-    """Each environment a job that logs in to Azure can run in is trusted by exactly one identity."""
-    subjects = {
-        r.properties["subject"]
-        for plan in rendered.plans.values()
-        for r in plan.of_type("azure-native:managedidentity:FederatedIdentityCredential")
-    }
-    azure_logins = {variable for _, variable in JOB_IDENTITIES.values()}
-    presented = {
-        f"repo:{rendered.repository}:environment:{env}"
-        for read in workflow_reads(rendered.root)
-        if read.variable in azure_logins
-        for env in candidate_environments(rendered, read.environment)
-    }
-    assert presented, "no job reads an Azure client ID: the check would be vacuous"
-    assert presented <= subjects, sorted(presented - subjects)
-    monitor = f"{rendered.environments[-1]}-monitor"
-    allowed = stack_environments(rendered) | {monitor}
-    assert subjects <= {f"repo:{rendered.repository}:environment:{e}" for e in allowed}
+def planned_subjects(rendered: Rendered) -> dict[tuple[str, str], set[str]]:
+    """(stack, job kind) → the subjects its identity's federated credentials trust, from the plans."""
+    token = "azure-native:managedidentity:UserAssignedIdentity"
+    found: dict[tuple[str, str], set[str]] = {}
+    for stack, plan in rendered.plans.items():
+        kinds = {
+            plan.outputs[output]: kind for kind, (output, _) in JOB_IDENTITIES.items() if plan.outputs[output]
+        }
+        for identity in plan.of_type(token):
+            client_id = mocks._guid(mocks.arm_id(token, identity.name, identity.properties), "client")
+            if client_id not in kinds:
+                continue  # a workload identity (clusters, runners): no federation
+            found[(stack, kinds[client_id])] = {
+                r.properties["subject"]
+                for r in plan.of_type("azure-native:managedidentity:FederatedIdentityCredential")
+                if r.properties["resourceName"] == identity.properties["resourceName"]
+            }
+    return found
+
+
+def presented_subjects(root: Path, repository: str) -> dict[tuple[str, str], set[str]]:
+    """(stack, job kind) → the subjects the workflows' Azure logins present, read from the YAML."""
+    presented: dict[tuple[str, str], set[str]] = {}
+    for login in workflow_subjects.logins(root, repository):
+        presented.setdefault((login.stack, login.kind), set()).add(login.subject)
+    return presented
+
+
+def test_federated_subjects_are_exactly_the_subjects_the_workflows_present(rendered):
+    """Per identity: what its credentials trust is what the jobs that log in as it present."""
+    presented = presented_subjects(rendered.root, rendered.repository)
+    assert presented, "no job logs in to Azure: the check would be vacuous"
+    assert planned_subjects(rendered) == presented
+    kinds = {s.split(":")[2] for v in presented.values() for s in v}
+    assert kinds == ({"environment"} if rendered.has_environments else {"ref", "pull_request"}), kinds
+
+
+def test_a_workflow_that_disagrees_with_the_subjects_is_caught(rendered, tmp_path):
+    """Negative control: a job moved to another environment (or, without environments, a deploying
+    job that no longer refuses other branches) no longer matches what the identities trust."""
+    import shutil
+
+    copy = tmp_path / "project"
+    shutil.copytree(rendered.root / ".github", copy / ".github")
+    monitor = copy / ".github" / "workflows" / "monitor.yml"
+    last = rendered.environments[-1]
+    if rendered.has_environments:
+        monitor.write_text(
+            monitor.read_text().replace(f"environment: {last}-monitor", f"environment: {last}")
+        )
+        assert planned_subjects(rendered) != presented_subjects(copy, rendered.repository)
+    else:
+        text = monitor.read_text()
+        guard = "    if: ${{ github.ref_name == github.event.repository.default_branch }}\n"
+        assert guard in text
+        monitor.write_text(text.replace(guard, ""))
+        with pytest.raises(AssertionError, match="can run on any branch"):
+            presented_subjects(copy, rendered.repository)
 
 
 def test_settings_errors_name_the_key():
@@ -416,6 +513,9 @@ def test_settings_errors_name_the_key():
 
 def test_the_plan_table_shows_the_github_side(rendered):
     from generator.plan_render import key_settings
+
+    if not rendered.has_environments:
+        pytest.skip("no environment variables without GitHub environments")
 
     first = rendered.environments[0]
     (variable,) = [

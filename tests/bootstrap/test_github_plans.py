@@ -186,6 +186,30 @@ def test_copier_derives_the_same_guard_as_the_stacks():
             assert rendered == capabilities(visibility, plan).prod_guard, (visibility, plan)
 
 
+def test_copier_derives_the_same_environments_as_the_stacks():
+    """copier.yml's hidden `github_environments` (the workflows' `environment:` lines and how they
+    read variables) and stacks.github_plans (the identities' subjects, the variables) must agree."""
+    import jinja2
+    import yaml
+    from bootstrap_standins import REPO
+
+    questions = yaml.safe_load((REPO / "copier.yml").read_text())
+    template = jinja2.Environment().from_string(questions["github_environments"]["default"])
+    suffix = jinja2.Environment().from_string(questions["variable_suffix"]["default"])
+    for visibility in ("public", "private", "internal"):
+        for plan in ("free", "pro", "team", "enterprise"):
+            environments = capabilities(visibility, plan).environments
+            rendered = template.render(github_visibility=visibility, github_plan=plan)
+            assert rendered == str(environments), (visibility, plan)
+            suffixes = yaml.safe_load(
+                suffix.render(github_environments=environments, environments=["dev", "prod"])
+            )
+            from stacks.github import scoped_variable
+
+            expected = {e: "" if environments else scoped_variable("", e) for e in ("dev", "prod")}
+            assert suffixes == expected, (visibility, plan)
+
+
 @pytest.mark.parametrize(
     "reviewers",
     [[], ["other-org/leads"], ["not a login"], "my-org/leads"],

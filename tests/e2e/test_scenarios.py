@@ -254,13 +254,14 @@ def test_a_missing_variable_fails_the_first_step_and_names_it(rehearsal):
 
 def test_a_job_logged_in_as_the_wrong_identity_is_refused_and_named(rehearsal):
     reader = rehearsal.env_vars["dev-preview"]["AZURE_PREVIEW_CLIENT_ID"]  # Reader: reads, never writes
+    # The previewer trusts only `dev-preview`'s subject: the login itself is refused (AADSTS70021).
     result = red(
         act.run(rehearsal, "train.yml", env_variables={"dev": {"AZURE_ML_OPERATOR_CLIENT_ID": reader}}),
-        "AuthorizationFailed",
+        "AADSTS70021",
         "id-ml-demo-dev-preview",
     )
-    assert [o["result"] for o in result.operations if o["operation"] != "az login"][-1] == "refused"
-    assert "ml-demo" not in workspace_state(rehearsal, "dev")["models"]
+    assert [o["result"] for o in result.operations][-1] == "refused"
+    assert rehearsal.state()["workspaces"] == {}  # refused before any call reached a workspace
 
 
 @pytest.fixture(scope="module")
@@ -306,7 +307,8 @@ def test_infra_previews_on_pull_requests_and_applies_in_promotion_order(rehearsa
     preview = green(act.run(rehearsal, "infra.yml", "pull_request"))
     previewed = sorted(o["caller"] for o in preview.operations if o["operation"] == "pulumi preview")
     assert previewed == sorted(f"id-ml-demo-{env}-preview" for env in ("dev", "test", "prod"))
-    # The read-only previewer cannot apply: its role is Reader.
+    # The read-only previewer cannot apply: it trusts only `dev-preview`'s subject, so `up` in `dev`
+    # cannot even log in as it (AADSTS70021); nothing is applied.
     refused = red(
         act.run(
             rehearsal,
@@ -318,7 +320,8 @@ def test_infra_previews_on_pull_requests_and_applies_in_promotion_order(rehearsa
                 }
             },
         ),
-        "AuthorizationFailed",
+        "AADSTS70021",
         "id-ml-demo-dev-preview",
     )
-    assert [o["result"] for o in refused.operations if o["operation"] == "pulumi up"] == ["refused"]
+    assert [o["result"] for o in refused.operations if o["operation"] == "az login"] == ["refused"]
+    assert [o for o in refused.operations if o["operation"] == "pulumi up"] == []

@@ -204,7 +204,8 @@ def test_federated_credentials_of_one_identity_are_created_one_after_another(tmp
         "ci = CiIdentity('ci', CiIdentityArgs(settings=s, resource_group_name='rg',\n"
         "    resource_group_id='/subscriptions/0/resourceGroups/rg', subscription_id='0',\n"
         "    workspace_id='/w', storage_id='/s'))\n"
-        "ci._federated('extra', 'id-extra', ['dev', 'dev-hotfix', 'dev-canary'])\n"
+        "ci._federated('extra', 'id-extra', [(f'github-{e}', f'repo:o/r:environment:{e}')\n"
+        "    for e in ('dev', 'dev-hotfix', 'dev-canary')])\n"
     )
     plan = plan_program(tmp_path, "dev")
     credentials = [
@@ -238,7 +239,7 @@ def test_more_than_twenty_federated_credentials_are_refused(tmp_path, example_di
         "ci = CiIdentity('ci', CiIdentityArgs(settings=s, resource_group_name='rg',\n"
         "    resource_group_id='/subscriptions/0/resourceGroups/rg', subscription_id='0',\n"
         "    workspace_id='/w', storage_id='/s'))\n"
-        "ci._federated('extra', 'id-extra', [f'e{i}' for i in range(21)])\n"
+        "ci._federated('extra', 'id-extra', [(f'github-e{i}', f'repo:o/r:environment:e{i}') for i in range(21)])\n"
     )
     with pytest.raises(ProgramError, match="at most 20 federated credentials"):
         plan_program(tmp_path, "dev")

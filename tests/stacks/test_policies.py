@@ -61,7 +61,7 @@ VIOLATIONS = {
     "ci-identity-github-oidc": (
         "azure-native:managedidentity:FederatedIdentityCredential",
         "subject",
-        "repo:a/b:ref:refs/heads/main",
+        "repo:a/b:ref:refs/tags/v1",  # deployments run from a branch, never a tag
     ),
     "required-tags": ("azure-native:storage:StorageAccount", "tags", {"project": "x"}),
     "log-retention-90-days": ("azure-native:operationalinsights:Workspace", "retentionInDays", 30),

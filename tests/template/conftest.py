@@ -38,7 +38,17 @@ CASES = [
             "serving": "none",
         },
     ),
-    Case("two-environments", {"environments": ["dev", "prod"], "azure_location": "swedencentral"}),
+    # Also the plan without GitHub environments (private on Free): workflows without `environment:`.
+    Case(
+        "two-environments",
+        {
+            "environments": ["dev", "prod"],
+            "azure_location": "swedencentral",
+            "github_visibility": "private",
+            "github_plan": "free",
+            "accept_unguarded_prod": True,
+        },
+    ),
     Case(
         "longest-name",
         {
