@@ -3,8 +3,8 @@
 - default render: `pytest tests/e2e/test_scenarios.py` (CI, train twice, promote + gradual deploy,
   smoke and post-shift rollbacks, drift -> retrain, missing variable, wrong identity, prod from a
   hosted runner, infra preview/up), target <= 180 s;
-- every other render: `pytest tests/e2e/test_day_one.py` (each render's whole day one, two renders
-  at a time), target <= 180 s: what the matrix adds to the suite;
+- every other render: `pytest tests/e2e/test_day_one.py` (each render's whole day one, the renders
+  at once), target <= 180 s: what the matrix adds to the suite;
 - the template update: `pytest tests/e2e/test_template_update.py`, target <= 60 s.
 
 Prints a Markdown table; `--only NAME` runs one set; `--json FILE` also writes the figures.

@@ -12,9 +12,10 @@ then all traffic; batch: the batch path); production inputs drift, the drift che
 training on the new data, the retrained model wins and (online) its deployment shifts traffic
 gradually and removes the old slot. A render that serves nothing has no deploy workflow at all.
 
-Runs of one render depend on each other; renders do not, so the lives run two at a time (act and
-the jobs it starts are subprocesses: two lanes keep both cores busy). Each test asserts on the
-results and on the double's state recorded after each run.
+Runs of one render depend on each other; renders do not, so all lives run at once: each is
+mostly one process at a time (act, then a job's step), so together they keep every core busy
+and none waits for another to finish. Each test asserts on the results and on the double's state
+recorded after each run.
 """
 
 from __future__ import annotations
@@ -193,9 +194,9 @@ def live(life: Life) -> Life:
 
 @pytest.fixture(scope="module")
 def lives(tmp_path_factory: pytest.TempPathFactory):
-    """Every other render's life, run two at a time; a test waits for its own."""
+    """Every other render's life, all at once; a test waits for its own."""
     prepared = [prepare(case, tmp_path_factory.mktemp(case.name)) for case in OTHERS]
-    with ThreadPoolExecutor(max_workers=2, thread_name_prefix="life") as pool:
+    with ThreadPoolExecutor(max_workers=len(prepared), thread_name_prefix="life") as pool:
         futures: dict[str, Future[Life]] = {life.name: pool.submit(live, life) for life in prepared}
         yield futures
 
