@@ -207,6 +207,26 @@ class Rehearsal:
         workflows = self.repo / ".github" / "workflows"
         for path in sorted(workflows.glob("*.y*ml")):
             path.write_text(rewrite_workflow(path.read_text()))
+        _hide_rewrites(self.repo)
+
+
+def _hide_rewrites(repo: Path) -> None:
+    """A runner's checkout is clean: the rewritten workflows are the rehearsal's, not changes of
+    the project's, so git status does not show them (a job that refuses to work on a dirty tree,
+    such as `fleet update`, sees what it would see on GitHub). Commits are made elsewhere: the
+    update clones the committed history, which keeps the original workflows."""
+    if not (repo / ".git").exists():
+        return
+    listed = subprocess.run(
+        ["git", "-C", str(repo), "ls-files", "-z", "--", ".github/workflows"],
+        capture_output=True, text=True, check=False,
+    ).stdout.split("\0")  # fmt: skip
+    tracked = [name for name in listed if name]
+    if tracked:
+        subprocess.run(
+            ["git", "-C", str(repo), "update-index", "--skip-worktree", "--", *tracked],
+            capture_output=True, check=True,
+        )  # fmt: skip
 
 
 def _python_env(home: Path) -> Path:
@@ -323,10 +343,12 @@ def run(
     variables: dict[str, str | None] | None = None,
     env_variables: dict[str, dict[str, str | None]] | None = None,
     event_payload: dict[str, Any] | None = None,
+    environment: dict[str, str] | None = None,
     timeout: int = 900,
 ) -> Result:
     """Run `.github/workflows/<workflow>` for `event`; `variables` override (None removes) repository
-    variables, `env_variables` an environment's."""
+    variables, `env_variables` an environment's; `environment` sets what the runner itself sets
+    (GITHUB_API_URL of a GitHub stand-in, say), for every step."""
     path = rehearsal.repo / ".github" / "workflows" / workflow
     if not path.is_file():
         raise RehearsalError(f"no workflow {workflow} in {rehearsal.project}/.github/workflows")
@@ -380,6 +402,8 @@ def run(
     args += ["--secret-file", str(secret_file)]
     for key, value in (inputs or {}).items():
         args += ["--input", f"{key}={value}"]
+    for key, value in (environment or {}).items():
+        args += ["--env", f"{key}={value}"]
     if event_payload is None:
         # GitHub sends the repository (default branch) with every event; jobs that may only run on
         # the default branch compare github.ref_name with it. A rehearsal runs as if on main.

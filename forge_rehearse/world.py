@@ -166,7 +166,13 @@ def build(program_dir: Path, environments: list[str]) -> World:
     """The world of every environment of the Pulumi program in `program_dir` (offline plans)."""
     from stacks.testing import plan_program
 
+    return from_plans([plan_program(program_dir, env) for env in environments])
+
+
+def from_plans(plans: list[Any]) -> World:
+    """The world of plans already computed (`stacks.offline.Plan`, one per environment): a test that
+    also reads the plans' outputs plans each stack once."""
     world = World()
-    for env in environments:
-        add_plan(world, plan_program(program_dir, env))
+    for plan in plans:
+        add_plan(world, plan)
     return world

@@ -198,6 +198,9 @@ class MlEnvironment(pulumi.ComponentResource):
         self.monitor_client_id = ci.monitor_client_id
         self.preview_client_id = ci.preview_client_id
         self.registry_id = pulumi.Output.from_input(registry.registry_id)
+        # The Azure ML registry every environment shares (created by the host stack, or the one
+        # `registry: existing` names): `az ml model ... --registry-name` takes its name.
+        self.registry_name = self.registry_id.apply(lambda rid: rid.rsplit("/", 1)[-1])
         self.register_outputs(
             {
                 "resourceGroup": self.resource_group_name,
@@ -222,4 +225,6 @@ class MlEnvironment(pulumi.ComponentResource):
             "ciClientId": self.ci_client_id,
             "runnerLabels": self.runner_labels,
             "onlineEndpoint": self.online_endpoint,
+            "registry": self.registry_name,
+            "registryId": self.registry_id,
         }

