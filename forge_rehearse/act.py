@@ -174,6 +174,16 @@ class Rehearsal:
     def double(self) -> Path:
         return self.home / "double"
 
+    def variables_of(self, environment: str) -> dict[str, str]:
+        """The variables a job of `environment` reads: its GitHub environment's, or where
+        environments do not exist (private repositories on GitHub Free) the repository's `<NAME>_<ENV>`."""
+        if environment in self.env_vars:
+            return self.env_vars[environment]
+        from stacks.github import scoped_variable  # here: stacks.github loads pulumi, few callers need it
+
+        suffix = scoped_variable("", environment)
+        return {k[: -len(suffix)]: v for k, v in self.repo_vars.items() if k.endswith(suffix)}
+
     @property
     def repo(self) -> Path:
         return self.home / "repo"

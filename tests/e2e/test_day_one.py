@@ -101,7 +101,7 @@ class Life:
         return result
 
     def workspace(self, key: str, env: str) -> dict:
-        return self.states[key]["workspaces"][self.rehearsal.env_vars[env]["AZURE_ML_WORKSPACE"]]
+        return self.states[key]["workspaces"][self.rehearsal.variables_of(env)["AZURE_ML_WORKSPACE"]]
 
     def environment_of(self, caller: str) -> str:
         return next(i.environment for i in self.rehearsal.world.identities if i.name == caller)
@@ -110,7 +110,7 @@ class Life:
         """Call the double as `env`'s ML operator from that environment's runners (a person or a
         job outside the workflows: production traffic, new labelled data)."""
         runners = json.loads(self.rehearsal.repo_vars.get("RUNNERS") or "{}")
-        variables = self.rehearsal.env_vars[env]
+        variables = self.rehearsal.variables_of(env)
         environ = {
             **os.environ,
             "FORGE_DOUBLE_HOME": str(self.rehearsal.double),
@@ -155,7 +155,7 @@ def live(life: Life) -> Life:
             # Production traffic from new customers; the scoring script's data collector keeps it.
             request = home / "request.json"
             request.write_text(json.dumps({"data": inputs.head(80).to_dict(orient="records")}))
-            endpoint = rehearsal.env_vars[last]["AZURE_ML_ENDPOINT"]
+            endpoint = rehearsal.variables_of(last)["AZURE_ML_ENDPOINT"]
             life.as_operator(
                 last, "ml", "online-endpoint", "invoke", "-n", endpoint, "--request-file", str(request)
             )
@@ -281,7 +281,7 @@ def _serving(life: Life, key: str, env: str) -> dict[str, int]:
     """Online: the endpoint's traffic (only the slots that exist); batch: the default deployment,
     whose last scoring job completed."""
     workspace = life.workspace(key, env)
-    name = life.rehearsal.env_vars[env]["AZURE_ML_ENDPOINT"]
+    name = life.rehearsal.variables_of(env)["AZURE_ML_ENDPOINT"]
     if life.serving == "online":
         endpoint = workspace["online_endpoints"][name]
         assert set(endpoint["deployments"]) == set(endpoint["traffic"])  # the old slot is gone
