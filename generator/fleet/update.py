@@ -17,6 +17,8 @@ How the repository is kept safe:
   and reuses it, creating no second branch or commit.
 - A branch of the update branch's name that the fleet did not make is never moved or deleted:
   the repository is reported `branch-exists`.
+- `--rehearse`: before the push, the branch's workflows are rehearsed offline (rehearsal.py);
+  a branch that fails is kept here, neither pushed nor proposed (`rehearsal-failed`).
 - `--dry-run` is the same path without that last step.
 """
 
@@ -51,7 +53,7 @@ from generator.fleet.merge import (
     recorded_conflicts,
 )
 from generator.fleet.project import Project, ProjectProblem, read_project, recorded_version
-from generator.fleet.rehearsal import log_path, rehearse_commit
+from generator.fleet.rehearsal import RehearsalReport, log_path, rehearse_commit
 from generator.fleet.results import FileChanges, Outcome, UpdateResult
 from generator.fleet.targets import Target, checkout
 from generator.fleet.template import TemplateError, TemplateMirror, TemplateVersion, canonical_source
@@ -235,9 +237,13 @@ def _rehearse(
 
     A conflicted update is not rehearsed: its markers would fail it for a reason already reported.
     """
-    report = rehearse_commit(
-        repo, head, workflows, scratch.with_name(scratch.name + "-rehearsal"), log_path(repo, branch)
-    )
+    log = log_path(repo, branch)
+    try:
+        report = rehearse_commit(repo, head, workflows, scratch.with_name(scratch.name + "-rehearsal"), log)
+    except Exception as exc:  # the branch is made: a rehearsal that cannot run is a fact about it
+        report = RehearsalReport(
+            workflows, str(log), "-", cause=f"the rehearsal could not run: {cause_of(exc)}"
+        )
     record = replace(record, rehearsal=report)
     if report.ok:
         return record
