@@ -89,9 +89,10 @@ def test_a_branch_that_fails_its_rehearsal_is_kept_and_not_proposed(
     remotes = {repo.name: with_remote(repo, tmp_path / "acme" / f"{repo.name}.git") for repo in (green, red)}
     report_file = tmp_path / "r.json"
 
+    # Two workers: rehearsals run (and their reports travel back) in worker processes.
     code = main(
         [
-            *("fleet", "update", "--jobs", "1", "--rehearse", "--push", "--pr", "--github-pace", "0"),
+            *("fleet", "update", "--jobs", "2", "--rehearse", "--push", "--pr", "--github-pace", "0"),
             *("--report", str(report_file), str(green), str(red)),
         ]
     )
