@@ -104,6 +104,7 @@ def rehearse_commit(
             names = _selected(tree, workflows)
             rehearsal = act.prepare(tree, home)
         except (act.RehearsalError, UserError) as exc:
+            _append(log, f"the rehearsal could not start: {exc}\n")
             return RehearsalReport(
                 tuple(workflows), str(log), workflows[0] if workflows else "-", cause=str(exc)
             )

@@ -180,3 +180,22 @@ def test_rehearse_without_act_is_a_usage_error_before_anything_is_touched(
     err = capsys.readouterr().err
     assert "act is not installed" in err and "[rehearse]" in err
     assert branches(repo) == ["main"]
+
+
+def test_a_named_workflow_the_branch_lacks_fails_its_rehearsal(ci_template: Path, tmp_path: Path):
+    repo = project(ci_template, tmp_path, "lacking")
+    report = tmp_path / "r.json"
+
+    code = main(
+        [
+            *("fleet", "update", "--jobs", "1", "--rehearse", "--rehearse-workflow", "train.yml"),
+            *("--report", str(report), str(repo)),
+        ]
+    )
+
+    [result] = json.loads(report.read_text())["repositories"]
+    assert (code, result["outcome"], result["branch"]) == (1, "rehearsal-failed", BRANCH)
+    assert result["rehearsal"]["failed_workflow"] == "train.yml"
+    assert result["rehearsal"]["cause"] == "the updated branch has no workflow train.yml"
+    assert "could not start" in Path(result["rehearsal"]["log"]).read_text()
+    assert BRANCH in branches(repo)
