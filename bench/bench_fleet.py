@@ -3,7 +3,8 @@
 Builds a two-version template of about twenty files (a realistic generated ML project: package,
 tests, CI workflows, infrastructure program, configs), generates N projects from v1.0.0, each with
 a committed user edit, then measures side by side, in one run, on separate copies of the same
-projects:
+projects (half the loop, then the fleet, then the loop's other half, so that a drifting machine
+load weighs on both sides of the ratio alike):
 
   (a) a sequential shell loop: `git checkout -b` + `copier update --trust --defaults` + `git commit`
   (b) `mlops-forge fleet update --jobs 2`
@@ -356,13 +357,18 @@ def main(argv: list[str] | None = None) -> int:
         for size in sizes:
             work = root / f"n{size}"
             fleet_projects = build_projects(template, work / "fleet", size)
+            loop_seconds = None
+            compare = size == args.compare
+            if compare:
+                # Loop, fleet, loop (half the loop's repositories on each side): on a shared
+                # machine whose load drifts, both sides of the ratio see the same load on average.
+                loop_projects = build_projects(template, work / "loop", size)
+                loop_seconds = time_shell_loop(loop_projects[: size // 2])
             fleet_seconds, report, peak_kib = time_fleet(fleet_projects, args.jobs, work)
             outcomes = {r["outcome"] for r in report["repositories"]}
             assert outcomes == {"updated"}, outcomes
-            loop_seconds = None
-            if size == args.compare:
-                loop_projects = build_projects(template, work / "loop", size)
-                loop_seconds = time_shell_loop(loop_projects)
+            if compare:
+                loop_seconds = (loop_seconds or 0.0) + time_shell_loop(loop_projects[size // 2 :])
                 check_loop_result(loop_projects)
                 ratio = loop_seconds / fleet_seconds
             rows.append((size, loop_seconds, fleet_seconds, peak_kib))
