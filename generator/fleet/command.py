@@ -18,6 +18,7 @@ from generator.fleet.dispatch import DispatchSettings, dispatch_fleet
 from generator.fleet.git import git_ok
 from generator.fleet.github import DEFAULT_API_URL, GitHubSettings
 from generator.fleet.progress import make_progress
+from generator.fleet.rehearsal import check_available
 from generator.fleet.report import status_json, status_table, update_summary, write_report
 from generator.fleet.results import State
 from generator.fleet.runner import status_fleet, update_fleet
@@ -142,6 +143,20 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         metavar="SECONDS",
         help="with --via actions: how often to look at the runs still going (default: 10)",
     )
+    update.add_argument(
+        "--rehearse",
+        action="store_true",
+        help="rehearse each updated branch's workflows offline (act, Azure test double) before pushing it; "
+        "a failing one is reported rehearsal-failed, not pushed or proposed",
+    )
+    update.add_argument(
+        "--rehearse-workflow",
+        action="append",
+        default=[],
+        metavar="WORKFLOW",
+        help="with --rehearse: a workflow file to rehearse, e.g. ci.yml (repeatable; default: those of "
+        "mlops-forge rehearse)",
+    )
     update.add_argument("--report", type=Path, metavar="FILE", help="write a JSON report")
     update.add_argument("--trust", action="store_true", help="allow templates with tasks or migrations")
     update.set_defaults(action=run_update)
@@ -203,6 +218,7 @@ def update_settings(args: argparse.Namespace, targets: list[Target]) -> UpdateSe
         raise UserError("--dry-run touches nothing: drop --push and --pr, or drop --dry-run")
     if args.pr and not args.push:
         raise UserError("--pr opens a pull request for a pushed branch: add --push")
+    rehearse = _rehearse_settings(args, targets)
     github = None
     if args.pr:
         if not os.environ.get("GITHUB_TOKEN"):
@@ -237,13 +253,43 @@ def update_settings(args: argparse.Namespace, targets: list[Target]) -> UpdateSe
         data=tuple(args.data),
         data_by_target=_data_file(args.data_file, targets),
         network_timeout=args.timeout or None,
+        rehearse=rehearse,
     )
+
+
+def _rehearse_settings(args: argparse.Namespace, targets: list[Target]) -> tuple[str, ...] | None:
+    """`--rehearse`, checked before anything is touched: the extra and act are there, and the
+    rehearsed branch stays somewhere the user can look at it when it fails."""
+    if args.rehearse_workflow and not args.rehearse:
+        raise UserError("--rehearse-workflow names what --rehearse runs: add --rehearse")
+    if not args.rehearse:
+        return None
+    if args.dry_run:
+        raise UserError("--rehearse runs the branch an update makes; --dry-run makes none: drop one")
+    urls = [t.shown for t in targets if t.is_url]
+    if urls and not args.workdir:
+        raise UserError(
+            f"--rehearse: {urls[0]} is a URL; a branch that fails its rehearsal is kept, not pushed: "
+            "add --workdir DIR to keep it there"
+        )
+    for name in args.rehearse_workflow:
+        if Path(name).name != name or not name.endswith((".yml", ".yaml")):
+            raise UserError(f"--rehearse-workflow {name!r}: give a workflow file name, e.g. ci.yml")
+    check_available()
+    return tuple(dict.fromkeys(args.rehearse_workflow))
 
 
 def dispatch_settings(args: argparse.Namespace, targets: list[Target]) -> DispatchSettings:
     """Check the flags of `fleet update --via actions` together and turn them into settings."""
     local_only = [
-        flag for flag, on in (("--dry-run", args.dry_run), ("--push", args.push), ("--pr", args.pr)) if on
+        flag
+        for flag, on in (
+            ("--dry-run", args.dry_run),
+            ("--push", args.push),
+            ("--pr", args.pr),
+            ("--rehearse", args.rehearse),
+        )
+        if on
     ]
     if local_only:
         raise UserError(

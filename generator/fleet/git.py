@@ -208,13 +208,12 @@ def branch_exists(repo: Path | str, ref: str) -> bool:
 def identity(repo: Path | str) -> tuple[str, str]:
     """The committer configured for `repo`, or a neutral bot identity when none is."""
 
-    def config(key: str, fallback: str) -> str:
-        try:
-            return git(repo, "config", "--get", key).strip() or fallback
-        except GitError:
-            return fallback
-
-    return config("user.name", FALLBACK_NAME), config("user.email", FALLBACK_EMAIL)
+    try:  # one git call for both
+        found = git(repo, "config", "--get-regexp", r"^user\.(name|email)$")
+    except GitError:  # exit 1: neither is set
+        found = ""
+    values = {key: value.strip() for key, _, value in (line.partition(" ") for line in found.splitlines())}
+    return values.get("user.name") or FALLBACK_NAME, values.get("user.email") or FALLBACK_EMAIL
 
 
 def remote_url(repo: Path | str, remote: str) -> str | None:

@@ -40,6 +40,9 @@ from generator.scaffold import ANSWERS_FILE
 FLEET_TRAILER = "Mlops-Forge-Fleet"
 CONFLICT_TRAILER = "Mlops-Forge-Conflict"
 # Lines git merge-file writes around a conflict (copier labels them "before/after updating").
+# Git settings for repositories that live only as long as one update: git would otherwise start
+# `git maintenance run --auto` after each of copier's commits, and fsync objects nobody keeps.
+THROWAWAY = (("maintenance.auto", "false"), ("gc.auto", "0"), ("core.fsync", "none"))
 MARKER_LINE = r"^(<<<<<<<|>>>>>>>)( .*)?\r?$"
 _VALIDATION = re.compile(r"Validation error for question '(?P<question>[^']+)': (?P<message>.*)", re.S)
 
@@ -88,11 +91,10 @@ def apply_update(
     import copier
 
     shutil.rmtree(work, ignore_errors=True)
-    clone(str(project.repo), work, "--shared", "--no-checkout")
-    # The clone checks files out as the repository does (.gitattributes is in the tree).
-    for key in ("core.autocrlf", "core.eol", "core.safecrlf"):
-        with contextlib.suppress(GitError):
-            git(work, "config", key, git(project.repo, "config", "--get", key).strip())
+    # The clone checks files out as the repository does (.gitattributes is in the tree), and
+    # is a throwaway: no background maintenance, no fsync (what counts is fetched back later).
+    settings = [*_line_endings(project.repo), *THROWAWAY]
+    clone(str(project.repo), work, "--shared", "--no-checkout", *(f"--config={k}={v}" for k, v in settings))
     git(work, "checkout", "--quiet", "--detach", project.base)
     recorded = recorded_answers(project.repo, project.base)
     # Handing copier the recorded answers as data makes it validate them against the new
@@ -133,8 +135,18 @@ def apply_update(
     return Applied(_commit(work, project, to, tuple(sorted(conflicts))), tuple(sorted(conflicts)))
 
 
+def _line_endings(repo: Path) -> list[tuple[str, str]]:
+    """The repository's own line-ending settings, read in one git call."""
+    try:
+        found = git(repo, "config", "--get-regexp", r"^core\.(autocrlf|eol|safecrlf)$")
+    except GitError:  # exit 1: none set
+        return []
+    return [(key, value) for key, _, value in (line.partition(" ") for line in found.splitlines()) if key]
+
+
 def _copier_env(mirror: TemplateMirror, project: Project, work: Path) -> dict[str, str]:
-    env = mirror.git_env(project.src_path)
+    # Copier's own git repositories (template checkouts, old and new renders) are throwaways too.
+    env = mirror.git_env(project.src_path, also=THROWAWAY)
     # Each process its own copier cache: copier keeps mirrors of remote templates there.
     env["COPIER_CACHE_DIR"] = str(work.parent / f"copier-cache-{os.getpid()}")
     return env
@@ -332,6 +344,7 @@ def _commit(work: Path, project: Project, to: TemplateVersion, conflicts: tuple[
     git(
         work,
         *("-c", f"user.name={name}", "-c", f"user.email={email}"),
+        *(part for key, value in THROWAWAY for part in ("-c", f"{key}={value}")),
         *("commit", "--quiet", "--no-verify", "--allow-empty", "-m", "\n".join(message)),
     )
     return git(work, "rev-parse", "HEAD").strip()

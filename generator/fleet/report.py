@@ -36,6 +36,8 @@ def _details(result: UpdateResult, dry_run: bool) -> str:
         extras = [text]
         if result.resumed:
             extras.append("already done")
+        if result.rehearsal is not None:
+            extras.append("rehearsed: " + ", ".join(result.rehearsal.workflows))
         if result.pull_request:
             extras.append(result.pull_request)
         elif result.pushed:

@@ -7,6 +7,10 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from generator.fleet.rehearsal import RehearsalReport
 
 
 class Outcome(enum.StrEnum):
@@ -14,6 +18,7 @@ class Outcome(enum.StrEnum):
 
     UPDATED = "updated"
     CONFLICTED = "conflicted"
+    REHEARSAL_FAILED = "rehearsal-failed"  # `--rehearse`: the branch is here, not pushed or proposed
     ANSWER_REJECTED = "answer-rejected"
     BRANCH_EXISTS = "branch-exists"
     SKIPPED_CURRENT = "skipped-current"
@@ -75,6 +80,7 @@ class UpdateResult:
     pushed: bool = False
     pull_request: str | None = None
     pull_request_error: str | None = None  # the branch is there (and pushed); the PR is not
+    rehearsal: RehearsalReport | None = None  # `--rehearse`: what rehearsing the branch found
 
     @property
     def label(self) -> str:
@@ -103,6 +109,7 @@ class UpdateResult:
             "pushed": self.pushed,
             "pull_request": self.pull_request,
             "pull_request_error": self.pull_request_error,
+            "rehearsal": self.rehearsal.to_json() if self.rehearsal else None,
         }
 
 

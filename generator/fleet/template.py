@@ -14,6 +14,7 @@ import fcntl
 import hashlib
 import re
 import urllib.parse
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -130,10 +131,11 @@ class TemplateMirror:
             label = ref
         return TemplateVersion(label, sha)
 
-    def git_env(self, *src_paths: str) -> dict[str, str]:
-        """Environment that makes git fetch each of `src_paths` from this mirror instead."""
+    def git_env(self, *src_paths: str, also: Iterable[tuple[str, str]] = ()) -> dict[str, str]:
+        """Environment that makes git fetch each of `src_paths` from this mirror instead (and
+        sets the settings in `also`)."""
         urls = dict.fromkeys(url for src in src_paths for url in (src, copier_url(src)))
-        return config_env((f"url.{self.path}.insteadOf", url) for url in urls)
+        return config_env([*((f"url.{self.path}.insteadOf", url) for url in urls), *also])
 
 
 class TemplateCache:

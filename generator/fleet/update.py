@@ -17,6 +17,8 @@ How the repository is kept safe:
   and reuses it, creating no second branch or commit.
 - A branch of the update branch's name that the fleet did not make is never moved or deleted:
   the repository is reported `branch-exists`.
+- `--rehearse`: before the push, the branch's workflows are rehearsed offline (rehearsal.py);
+  a branch that fails is kept here, neither pushed nor proposed (`rehearsal-failed`).
 - `--dry-run` is the same path without that last step.
 """
 
@@ -51,6 +53,7 @@ from generator.fleet.merge import (
     recorded_conflicts,
 )
 from generator.fleet.project import Project, ProjectProblem, read_project, recorded_version
+from generator.fleet.rehearsal import RehearsalReport, log_path, rehearse_commit
 from generator.fleet.results import FileChanges, Outcome, UpdateResult
 from generator.fleet.targets import Target, checkout
 from generator.fleet.template import TemplateError, TemplateMirror, TemplateVersion, canonical_source
@@ -76,6 +79,9 @@ class UpdateSettings:
     data: tuple[tuple[str, str], ...] = ()  # `--data KEY=VALUE`: answers that replace recorded ones
     # `--data-file`: per repository (by `Target.identity`) answers, over `data`
     data_by_target: tuple[tuple[str, tuple[tuple[str, object], ...]], ...] = ()
+    # `--rehearse`: workflows to rehearse on the branch before it is pushed (empty: the default
+    # set of `mlops-forge rehearse`); None: no rehearsal.
+    rehearse: tuple[str, ...] | None = None
     network_timeout: float = 300.0  # seconds for any one git command that talks to a remote
     # Authenticates https fetches and pushes on these hosts (CI checkouts keep no credentials).
     token: str = field(default="", repr=False)
@@ -195,6 +201,13 @@ def _locked_update(
         shutil.rmtree(where, ignore_errors=True)
     if settings.dry_run:
         return record
+    if settings.rehearse is not None and record.outcome is Outcome.UPDATED:
+        pushed_before = online and remote_tip == applied.head
+        record = _rehearse(
+            record, repo, branch, applied.head, settings.rehearse, paths.scratch / target.slug, pushed_before
+        )
+        if record.outcome is Outcome.REHEARSAL_FAILED:
+            return record
     if settings.push:
         if remote_tip != applied.head:
             refspec = f"refs/heads/{branch}:refs/heads/{branch}"
@@ -209,6 +222,39 @@ def _locked_update(
                 return replace(record, error=f"push failed: {exc}; the branch is here, run again to push it")
         record = replace(record, pushed=True)
     return _pull_request(record, project, to, branch, applied, settings, paths, target, mirror)
+
+
+def _rehearse(
+    record: UpdateResult,
+    repo: Path,
+    branch: str,
+    head: str,
+    workflows: tuple[str, ...],
+    scratch: Path,
+    pushed_before: bool,
+) -> UpdateResult:
+    """Rehearse the branch's workflows; a failure keeps the branch here and stops before the push.
+
+    A conflicted update is not rehearsed: its markers would fail it for a reason already reported.
+    """
+    log = log_path(repo, branch)
+    try:
+        report = rehearse_commit(repo, head, workflows, scratch.with_name(scratch.name + "-rehearsal"), log)
+    except Exception as exc:  # the branch is made: a rehearsal that cannot run is a fact about it
+        report = RehearsalReport(
+            workflows, str(log), "-", cause=f"the rehearsal could not run: {cause_of(exc)}"
+        )
+    record = replace(record, rehearsal=report)
+    if report.ok:
+        return record
+    where = "also on the remote from an earlier run" if pushed_before else "not pushed"
+    return replace(
+        record,
+        outcome=Outcome.REHEARSAL_FAILED,
+        pushed=pushed_before,
+        error=f"{report.describe()}; log: {report.log}; "
+        f"branch {branch} kept here ({where}, no pull request): inspect it with git switch {branch}",
+    )
 
 
 def _pull_request(
