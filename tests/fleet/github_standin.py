@@ -309,7 +309,12 @@ def run_name(version: str) -> str:
 
 
 WORKFLOW_FILE = (
-    Path(__file__).parents[2] / "templates" / "ml-project" / ".github" / "workflows" / "template-update.yml"
+    Path(__file__).parents[2]
+    / "templates"
+    / "ml-project"
+    / ".github"
+    / "workflows"
+    / "template-update.yml.jinja"
 )
 STEP = "Update and open a pull request"
 
@@ -321,9 +326,13 @@ def run_workflow_update_step(standin: GitHubStandIn, owner: str, name: str, bare
     import os
     import sys
 
+    import jinja2
     import yaml
 
-    workflow = yaml.safe_load(WORKFLOW_FILE.read_text())
+    # The template's file as a project with GitHub environments gets it (copier renders it).
+    workflow = yaml.safe_load(
+        jinja2.Environment().from_string(WORKFLOW_FILE.read_text()).render(github_environments=True)
+    )
     expected = (
         "${{ inputs.version && format('template update to {0}', inputs.version) || 'template update' }}"
     )
