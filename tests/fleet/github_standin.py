@@ -12,6 +12,7 @@ import io
 import json
 import re
 import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -267,7 +268,11 @@ class GitHubStandIn:
         with self.runners:
             run["status"] = "in_progress"
             owner, name = run["repo"]
-            code, report = self.run_step(self, owner, name, self.repos[run["repo"]], version)  # type: ignore[operator]
+            try:
+                code, report = self.run_step(self, owner, name, self.repos[run["repo"]], version)  # type: ignore[operator]
+            except Exception as exc:  # a crashed runner still ends its run, as on GitHub
+                print(f"stand-in runner crashed: {exc!r}", file=sys.stderr)
+                code, report = 1, None
             if report is not None:
                 buffer = io.BytesIO()
                 with zipfile.ZipFile(buffer, "w") as bundle:
