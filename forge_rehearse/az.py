@@ -444,15 +444,15 @@ def login(ctx: Ctx) -> Any:
 def _check_subject(ctx: Ctx, identity: Any) -> None:
     """Entra ID exchanges an OIDC token only if a federated credential trusts its subject.
 
-    The azure/login stand-in sends an unsigned JWT carrying the subject the job presents; a token
-    that is no JWT (direct calls of the double in tests) has no subject to check.
+    The azure/login stand-in sends an unsigned JWT carrying the subject the job presents; anything
+    that is not a JWT is refused, as Entra ID refuses it, so no login skips the subject check.
     """
     import base64
 
     parts = ctx.args["federated-token"].split(".")
-    if len(parts) != 3:
-        return
     try:
+        if len(parts) != 3:
+            raise ValueError
         claims = json.loads(base64.urlsafe_b64decode(parts[1] + "=" * (-len(parts[1]) % 4)))
     except ValueError:
         raise AzError("(AADSTS50027) Invalid JWT token: the federated token cannot be decoded") from None

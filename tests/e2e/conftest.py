@@ -53,3 +53,13 @@ def default_world(default_project: Path):
     from forge_rehearse.world import build
 
     return build(default_project / "infra", stack_environments(default_project))
+
+
+def trusted_token(world, client_id: str) -> str:
+    """An OIDC token presenting a subject the identity with `client_id` trusts (a job of its own)."""
+    from forge_rehearse.standins import oidc_token
+
+    identity = world.identity(client_id)
+    return oidc_token(
+        identity.subjects[0] if identity and identity.subjects else "repo:unknown/unknown:ref:x"
+    )

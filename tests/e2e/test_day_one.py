@@ -35,7 +35,7 @@ import pytest
 
 from forge_rehearse import act, world
 
-from .conftest import render_project
+from .conftest import render_project, trusted_token
 from .drifted import drifted
 
 
@@ -117,9 +117,11 @@ class Life:
             "FORGE_RUNS_ON": json.dumps(runners.get(env, "ubuntu-24.04")),
             "PATH": f"{self.rehearsal.home / 'bin'}{os.pathsep}{os.environ['PATH']}",
         }
-        login = ["login", "--service-principal", "-u", variables["AZURE_ML_OPERATOR_CLIENT_ID"]]
+        client = variables["AZURE_ML_OPERATOR_CLIENT_ID"]
+        token = trusted_token(self.rehearsal.world, client)
+        login = ["login", "--service-principal", "-u", client, "--federated-token", token]
         workspace = ["-g", variables["AZURE_RESOURCE_GROUP"], "-w", variables["AZURE_ML_WORKSPACE"]]
-        for command in ([*login, "--tenant", "t", "--federated-token", "x"], [*argv, *workspace]):
+        for command in ([*login, "--tenant", "t"], [*argv, *workspace]):
             done = subprocess.run(["az", *command], env=environ, capture_output=True, text=True, check=False)
             assert done.returncode == 0, f"az {' '.join(command)}: {done.stderr}"
 

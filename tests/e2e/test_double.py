@@ -10,6 +10,8 @@ import pytest
 from forge_rehearse import az
 from forge_rehearse.act import default_variables
 
+from .conftest import trusted_token
+
 
 @pytest.fixture()
 def double(default_world, default_project: Path, tmp_path: Path, monkeypatch, capsys):
@@ -27,8 +29,9 @@ def double(default_world, default_project: Path, tmp_path: Path, monkeypatch, ca
         return code, out.out, out.err
 
     def login(env: str, variable: str) -> None:
-        assert call("login", "--service-principal", "--username", per_env[env][variable], "--tenant", "t",
-                    "--federated-token", "x")[0] == 0  # fmt: skip
+        client = per_env[env][variable]
+        assert call("login", "--service-principal", "--username", client, "--tenant", "t",
+                    "--federated-token", trusted_token(default_world, client))[0] == 0  # fmt: skip
 
     call.login = login
     call.vars = per_env
@@ -61,6 +64,13 @@ def test_an_unknown_client_id_cannot_log_in(double):
     code, _, err = double("login", "--service-principal", "--username", "11111111-1111-1111-1111-111111111111",
                           "--tenant", "t", "--federated-token", "x")  # fmt: skip
     assert code == 1 and "AADSTS700016" in err
+
+
+def test_a_token_that_is_no_jwt_cannot_log_in(double):
+    client = double.vars["dev"]["AZURE_ML_OPERATOR_CLIENT_ID"]
+    code, _, err = double("login", "--service-principal", "--username", client, "--tenant", "t",
+                          "--federated-token", "not-a-jwt")  # fmt: skip
+    assert code == 1 and "AADSTS50027" in err
 
 
 def test_a_read_only_identity_cannot_submit_jobs(double):

@@ -17,6 +17,7 @@ import pytest
 
 from forge_rehearse import act, az
 
+from .conftest import trusted_token
 from .drifted import drifted
 
 pytestmark = [
@@ -80,7 +81,18 @@ def as_operator(rehearsal: act.Rehearsal, env: str, *argv: str, monkeypatch) -> 
     monkeypatch.setenv("FORGE_RUNS_ON", json.dumps(labels))
     client = rehearsal.env_vars[env]["AZURE_ML_OPERATOR_CLIENT_ID"]
     assert (
-        az.main(["login", "--service-principal", "-u", client, "--tenant", "t", "--federated-token", "x"])
+        az.main(
+            [
+                "login",
+                "--service-principal",
+                "-u",
+                client,
+                "--tenant",
+                "t",
+                "--federated-token",
+                trusted_token(rehearsal.world, client),
+            ]
+        )
         == 0
     )
     ws = [
