@@ -246,12 +246,6 @@ def endpoint_name(settings: EnvironmentSettings) -> str:
     return f"{project}-{settings.environment}-{suffix}"
 
 
-def registry_name(settings: EnvironmentSettings) -> str:
-    if settings.registry_mode == "existing" and settings.registry_id:
-        return settings.registry_id.rsplit("/", 1)[-1]
-    return naming.registry_names(settings.project, seed=settings.github_repository)[1]
-
-
 @dataclass(frozen=True, kw_only=True)
 class GithubArgs:
     settings: EnvironmentSettings
@@ -281,7 +275,6 @@ class GithubEnvironments(pulumi.ComponentResource):
             "endpoint": pulumi.Output.from_input(s.online_endpoint or endpoint_name(s)),
             "tenantId": client.tenant_id,
             "subscriptionId": client.subscription_id,
-            "registry": pulumi.Output.from_input(registry_name(s)),
             "runners": pulumi.Output.from_input(
                 json.dumps({env: runner_labels(env) for env in g.runner_environments}, separators=(",", ":"))
             ),
