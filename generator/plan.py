@@ -129,13 +129,6 @@ def run(args: argparse.Namespace) -> int:
         for plan in plans
     }
 
-    from stacks.policies.rules import WARNING_RULES
-
-    for env, found in violations.items():
-        for v in found:
-            if v.policy in WARNING_RULES:
-                print(f"warning [{env}] {v.policy}: {v.message}", file=sys.stderr)
-
     if settings.output_format == "json":
         sys.stdout.write(plan_render.as_json(plans[0].project, plans, violations) + "\n")
     elif settings.output_format == "mermaid":

@@ -201,6 +201,9 @@ class MlEnvironment(pulumi.ComponentResource):
         # The Azure ML registry every environment shares (created by the host stack, or the one
         # `registry: existing` names): `az ml model ... --registry-name` takes its name.
         self.registry_name = self.registry_id.apply(lambda rid: rid.rsplit("/", 1)[-1])
+        self.workspace_allowed_ips: tuple[str, ...] = (
+            settings.network.allowed_ips if settings.network.mode == "ip-allowlist" else ()
+        )
         self.register_outputs(
             {
                 "resourceGroup": self.resource_group_name,
@@ -227,4 +230,7 @@ class MlEnvironment(pulumi.ComponentResource):
             "onlineEndpoint": self.online_endpoint,
             "registry": self.registry_name,
             "registryId": self.registry_id,
+            # `ip-allowlist`: the addresses the workspace itself accepts. Its IP rules are set after
+            # `pulumi up` by the infra workflow (stacks.workspace_ip_rules): the provider has no field.
+            "workspaceAllowedIps": list(self.workspace_allowed_ips),
         }

@@ -627,37 +627,6 @@ def _locks_grantable(resources: list[StackResource]) -> Iterator[tuple[str, str]
         )
 
 
-def _workspace_open_in_allowlist(resources: list[StackResource]) -> Iterator[tuple[str, str]]:
-    """`ip-allowlist` closes storage, Key Vault and the registry to other addresses, not the workspace.
-
-    pulumi-azure-native 3.29 holds one API version of the Workspace (2025-12-01), and it takes
-    no IP rules (neither `ipAllowlist` nor `networkAcls`), so the workspace stays reachable from
-    every address, guarded by Entra ID alone.
-    """
-    closed = [
-        r
-        for r in _of(resources, STORAGE)
-        if _get(r.props, "publicNetworkAccess") != "Disabled"
-        and _get(r.props, "networkRuleSet", "defaultAction") == "Deny"
-    ]
-    if not closed:
-        return
-    for w in _of(resources, WORKSPACE):
-        if _get(w.props, "publicNetworkAccess") != "Disabled":
-            yield (
-                w.name,
-                (
-                    "ip-allowlist restricts storage, Key Vault and the container registry to forge:allowedIps, "
-                    "but not the Azure ML workspace (pulumi-azure-native 3.29's Workspace API has no IP rules): "
-                    "its API and data plane (jobs, logs, models, endpoints' management) and online endpoints' "
-                    "scoring URIs accept any address with an Entra ID token; use networkMode private to close them"
-                ),
-            )
-
-
-# Advisory rules `mlops-forge plan` prints as warnings on every run, not only with --check.
-WARNING_RULES = ("workspace-open-in-ip-allowlist",)
-
 STACK_RULES: tuple[StackRule, ...] = (
     StackRule(
         "private-endpoints-and-dns",
@@ -689,12 +658,6 @@ STACK_RULES: tuple[StackRule, ...] = (
         "Where the stack writes locks, a role it assigns grants the lock actions.",
         "mandatory",
         _locks_grantable,
-    ),
-    StackRule(
-        "workspace-open-in-ip-allowlist",
-        "In ip-allowlist mode the workspace itself has no IP rules (printed by `plan` as a warning).",
-        "advisory",
-        _workspace_open_in_allowlist,
     ),
     StackRule(
         "locks-on-data-protect-on-workspace",

@@ -187,26 +187,6 @@ STACK_VIOLATIONS = {
         plan,
         lambda r: r.type == "azure-native:authorization:RoleDefinition" and "lock-manager" in r.name,
     ),
-    # ip-allowlist: storage closed to other addresses, the workspace (no IP rules) open.
-    "workspace-open-in-ip-allowlist": lambda plan: Plan(
-        plan.project,
-        plan.environment,
-        [
-            replace(
-                r,
-                properties={
-                    **r.properties,
-                    "publicNetworkAccess": "Enabled",
-                    "networkRuleSet": {"defaultAction": "Deny", "ipRules": []},
-                },
-            )
-            if r.type == "azure-native:storage:StorageAccount"
-            else replace(r, properties={**r.properties, "publicNetworkAccess": "Enabled"})
-            if r.type == "azure-native:machinelearningservices:Workspace"
-            else r
-            for r in plan.resources
-        ],
-    ),
     "locks-on-data-protect-on-workspace": lambda plan: _without(
         plan,
         lambda r: (

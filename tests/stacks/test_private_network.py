@@ -246,29 +246,21 @@ def test_ip_allowlist_mode_keeps_endpoints_public_but_closed(variant_plan) -> No
     assert plan.outputs["runnerLabels"] == []
 
 
-def test_ip_allowlist_mode_warns_that_the_workspace_stays_open(tmp_path, example_dir, capsys) -> None:
-    """The installed Workspace API takes no IP rules: `plan` says so on every run in that mode."""
+def test_ip_allowlist_mode_exports_the_workspace_rules_for_the_infra_workflow(
+    variant_plan, example_plans, capsys
+) -> None:
+    """The installed Workspace API takes no IP rules, so the stack exports them for the step after
+    `pulumi up` (stacks.workspace_ip_rules); other modes export none and that step does nothing."""
     from pulumi_azure_native.machinelearningservices import Workspace
 
-    from generator.cli import main
-
-    # The fact behind the warning, checked on the installed SDK: no IP-rule input on the Workspace.
+    # The fact behind the step, checked on the installed SDK: no IP-rule input on the Workspace.
     params = set(inspect.signature(Workspace._internal_init).parameters)
     assert "public_network_access" in params and not params & {"ip_allowlist", "network_acls"}
-    for path in example_dir.iterdir():
-        if path.is_file():
-            shutil.copy(path, tmp_path / path.name)
-    stack = tmp_path / "Pulumi.prod.yaml"
-    data = yaml.safe_load(stack.read_text())
-    data["config"].update({"forge:networkMode": "ip-allowlist", "forge:allowedIps": ["203.0.113.0/24"]})
-    stack.write_text(yaml.safe_dump(data))
-    assert main(["plan", str(tmp_path), "--env", "prod"]) == 0
-    err = capsys.readouterr().err
-    assert "warning [prod] workspace-open-in-ip-allowlist:" in err
-    assert "not the Azure ML workspace" in err
-    # Private and public modes print no such warning.
-    assert main(["plan", str(example_dir), "--env", "prod"]) == 0
-    assert "workspace-open-in-ip-allowlist" not in capsys.readouterr().err
+    plan = variant_plan("prod", networkMode="ip-allowlist", allowedIps=["203.0.113.0/24", "198.51.100.7"])
+    assert plan.outputs["workspaceAllowedIps"] == ["203.0.113.0/24", "198.51.100.7"]
+    assert one(plan, "azure-native:machinelearningservices:Workspace")["publicNetworkAccess"] == "Enabled"
+    for other in example_plans.values():  # dev and test public, prod private
+        assert other.outputs["workspaceAllowedIps"] == [], other.environment
 
 
 def test_an_existing_vnet_is_taken_by_resource_id(variant_plan) -> None:
