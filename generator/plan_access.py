@@ -94,6 +94,12 @@ JOBS: tuple[Job, ...] = (
     Job("pulumi-stack.yml", "pulumi (preview)", "previewer", "each", ("pulumi preview",)),
     Job("pulumi-stack.yml", "pulumi (up)", "deployer", "each", ("pulumi up", "pulumi up (registry grants)")),
 )
+# ip-allowlist: after `up`, the deployer sets the workspace's IP rules (stacks.workspace_ip_rules).
+WORKSPACE_IP_RULES = (
+    "az ml workspace network-rule list",
+    "az ml workspace network-rule add",
+    "az ml workspace network-rule remove",
+)
 # A job follows the VNet runner labels directly, or through a reusable workflow's `runner` input.
 RUNNER_ROUTING = re.compile(r"runs-on:\s*\$\{\{\s*fromJSON\((vars\.RUNNERS|inputs\.runner)")
 
@@ -201,6 +207,26 @@ def _scopes(plan: Plan) -> dict[str, str]:
     return scopes
 
 
+def _repository_runners(plans: list[Plan]) -> dict[str, list[str]] | None:
+    """The RUNNERS variable the host stack sets (environment → labels); None if it is not planned."""
+    for plan in plans:
+        raw = plan.outputs.get("runners")
+        if isinstance(raw, str):
+            return json.loads(raw)
+    return None
+
+
+def _allowlist_path(env: str, runners: dict[str, list[str]] | None, routed: bool) -> tuple[str, bool]:
+    """ip-allowlist: storage, Key Vault, registry and workspace accept `allowedIps` only, and
+    GitHub-hosted standard runners have no fixed address: a job reaches the data planes only on
+    the runners `forge:allowlistRunners` names (through RUNNERS)."""
+    if runners is None:
+        return "runner with an allow-listed egress (RUNNERS: host stack not planned)", True
+    if env in runners and routed:
+        return f"allow-listed runner ({', '.join(runners[env])})", True
+    return "hosted runner, no fixed address (refused by forge:allowedIps; set forge:allowlistRunners)", False
+
+
 def _covers(scope: str, resource_id: str) -> bool:
     scope, resource_id = scope.lower().rstrip("/"), resource_id.lower()
     return resource_id == scope or resource_id.startswith(scope + "/")
@@ -226,6 +252,7 @@ def build(
     jobs = [j for j in JOBS if serving in j.serving]
     routed = routed if routed is not None else {(j.workflow, j.job) for j in jobs}
     order = order or [p.environment for p in plans]
+    runners = _repository_runners(plans)
     for plan in plans:
         env = plan.environment
         stages = _stages(order.index(env), len(order))
@@ -275,6 +302,8 @@ def build(
                 operations.append("pulumi up (registry host)")
             if job.identity == "deployer" and locks:
                 operations.append("pulumi up (locks)")
+            if job.identity == "deployer" and allowlist:
+                operations.extend(WORKSPACE_IP_RULES)
             for operation_name in dict.fromkeys(operations):
                 operation = permissions.OPERATIONS[operation_name]
                 target = scopes.get(operation.scope)
@@ -286,7 +315,7 @@ def build(
                         ("VNet runner", True) if on_runner else ("hosted runner → private endpoint", False)
                     )
                 elif allowlist:
-                    path, reachable = "hosted runner (needs an allow-listed IP)", True
+                    path, reachable = _allowlist_path(env, runners, (job.workflow, job.job) in routed)
                 else:
                     path, reachable = "hosted runner", True
                 for action, data in permissions.required(operation_name):

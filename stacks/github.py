@@ -122,6 +122,8 @@ class GithubSettings:
     plan: str = "team"
     # Environments whose jobs run on their VNet runners (host stack only): the RUNNERS variable.
     runner_environments: tuple[str, ...] = ()
+    # ip-allowlist environments → the labels of runners whose egress is in their allowedIps (host stack).
+    allowlist_runners: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
     @property
     def capabilities(self) -> Capabilities:
@@ -180,6 +182,31 @@ def _reviewer_ids(raw: str | None) -> dict[str, int]:
     return ids
 
 
+def repository_runners(g: GithubSettings) -> dict[str, list[str]]:
+    """The RUNNERS variable: environment → runs-on labels, for environments not on hosted runners."""
+    return {env: runner_labels(env) for env in g.runner_environments} | {
+        env: list(labels) for env, labels in g.allowlist_runners.items()
+    }
+
+
+def _allowlist_runners(raw: str | None, vnet_environments: tuple[str, ...]) -> dict[str, tuple[str, ...]]:
+    """`["prod=static-egress"]` → {"prod": ("static-egress",)}: runners for ip-allowlist environments."""
+    key = "forge:allowlistRunners"
+    runners: dict[str, tuple[str, ...]] = {}
+    for item in _json(key, raw, list, "a list of 'env=label,label'") or []:
+        environment, _, labels = str(item).partition("=")
+        chosen = tuple(label.strip() for label in labels.split(",") if label.strip())
+        if not environment or not chosen:
+            raise ConfigError(key, f"expected 'env=label,label', got {item!r}")
+        if environment in vnet_environments:
+            raise ConfigError(
+                key,
+                f"{environment!r} runs on its VNet runners (forge:runnerEnvironments); list it in one key only",
+            )
+        runners[environment] = chosen
+    return runners
+
+
 def _check_prod_guard(settings: EnvironmentSettings, chosen: GithubSettings, accept_unguarded: bool) -> None:
     """A strict environment needs a second person: reviewers (or code owners), or an explicit waiver."""
     if not settings.profile.strict:
@@ -209,6 +236,9 @@ def github_settings_from_config(config: ConfigSource, settings: EnvironmentSetti
     branch = get("githubDefaultBranch") or "main"
     if not BRANCH_PATTERN.fullmatch(branch):
         raise ConfigError("forge:githubDefaultBranch", f"not a branch name: {branch!r}")
+    vnet_environments = tuple(
+        _json("forge:runnerEnvironments", get("runnerEnvironments"), list, "a list") or ()
+    )
     chosen = GithubSettings(
         repository=settings.github_repository,
         default_branch=branch,
@@ -225,9 +255,8 @@ def github_settings_from_config(config: ConfigSource, settings: EnvironmentSetti
         template_update_app_client_id=get("templateUpdateAppClientId"),
         visibility=_choice("forge:githubVisibility", get("githubVisibility"), VISIBILITIES, "private"),
         plan=_choice("forge:githubPlan", get("githubPlan"), PLANS, "team"),
-        runner_environments=tuple(
-            _json("forge:runnerEnvironments", get("runnerEnvironments"), list, "a list") or ()
-        ),
+        runner_environments=vnet_environments,
+        allowlist_runners=_allowlist_runners(get("allowlistRunners"), vnet_environments),
     )
     _check_prod_guard(settings, chosen, (get("acceptUnguardedProd") or "").lower() == "true")
     return chosen
@@ -275,9 +304,7 @@ class GithubEnvironments(pulumi.ComponentResource):
             "endpoint": pulumi.Output.from_input(s.online_endpoint or endpoint_name(s)),
             "tenantId": client.tenant_id,
             "subscriptionId": client.subscription_id,
-            "runners": pulumi.Output.from_input(
-                json.dumps({env: runner_labels(env) for env in g.runner_environments}, separators=(",", ":"))
-            ),
+            "runners": pulumi.Output.from_input(json.dumps(repository_runners(g), separators=(",", ":"))),
         }
         if g.state_backend == "azblob":
             self.outputs["stateBackendUrl"] = pulumi.Output.from_input(

@@ -216,6 +216,15 @@ GITHUB_SETTINGS: tuple[Setting, ...] = (
         pattern=PROFILE_NAME_PATTERN,
     ),
     Setting(
+        key="allowlistRunners",
+        kind=list,
+        description="Host stack only: `env=label,label` for each `ip-allowlist` environment, the runs-on "
+        "labels of runners whose egress addresses are in its `allowedIps` (GitHub-hosted standard runners "
+        "have no fixed address); they join the repository variable RUNNERS.",
+        default=(),
+        pattern=r"[a-z0-9][a-z0-9-]*=[^=,\s]+(,[^=,\s]+)*",
+    ),
+    Setting(
         key="githubRepositoryHost",
         kind=bool,
         description="This stack owns the repository variables, the `template-update` environment and "

@@ -502,6 +502,16 @@ def test_settings_errors_name_the_key():
         ({"githubReviewers": '["octocat"]', "githubPlan": "gold"}, "forge:githubPlan"),
         ({"githubReviewers": '["octocat"]', "githubVisibility": "secret"}, "forge:githubVisibility"),
         ({"githubReviewers": '["octocat"]', "githubPlan": "free"}, "forge:githubPlan"),  # unguarded prod
+        ({"githubReviewers": '["octocat"]', "allowlistRunners": '["prod"]'}, "forge:allowlistRunners"),
+        ({"githubReviewers": '["octocat"]', "allowlistRunners": '["prod=,"]'}, "forge:allowlistRunners"),
+        (  # one environment, two kinds of runner
+            {
+                "githubReviewers": '["octocat"]',
+                "runnerEnvironments": '["prod"]',
+                "allowlistRunners": '["prod=static-egress"]',
+            },
+            "forge:allowlistRunners",
+        ),
     ]
     for config, key in cases:
         with pytest.raises(ConfigError) as error:
@@ -509,6 +519,22 @@ def test_settings_errors_name_the_key():
         assert error.value.key == key
     ok = gh.github_settings_from_config({"githubReviewers": '["contoso/leads"]'}, settings)
     assert ok.reviewers == ("contoso/leads",) and ok.owner == "contoso" and ok.name == "demo"
+
+
+def test_runners_of_allowlist_environments_join_the_runners_variable():
+    """RUNNERS routes an ip-allowlist environment's jobs to the runners whose egress it allows."""
+    from stacks.runners import runner_labels
+
+    chosen = gh.GithubSettings(
+        repository="contoso/demo",
+        runner_environments=("prod",),
+        allowlist_runners={"test": ("self-hosted", "static-egress")},
+    )
+    assert gh.repository_runners(chosen) == {
+        "prod": runner_labels("prod"),
+        "test": ["self-hosted", "static-egress"],
+    }
+    assert gh.repository_runners(gh.GithubSettings(repository="contoso/demo")) == {}
 
 
 def test_the_plan_table_shows_the_github_side(rendered):
