@@ -152,6 +152,12 @@ class ModelRegistry(pulumi.ComponentResource):
                 subscription_id=args.subscription_id,
                 parent=self,
             )
+        # The managed network's private endpoint to this registry is approved by the workspace
+        # identity: Microsoft's managed-network page ("Workspace managed virtual network
+        # isolation", prerequisites and "Approval of private endpoints", 2025-05) names this role
+        # and lists "Azure Machine Learning registry" among the targets it covers. The role's
+        # published definition of 2024-12 lists no `registries` action yet; docs/stacks.md says
+        # how to check the live one.
         for who, principal_id in (args.approvers or {}).items():
             roles.assign(
                 f"{name}-{who}-approver",
