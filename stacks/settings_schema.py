@@ -410,7 +410,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting(
         key="allowedIps",
         kind=list,
-        description="IPv4 addresses or CIDR ranges allowed in (`ip-allowlist`).",
+        description="Public IPv4 addresses or CIDR ranges allowed in (`ip-allowlist`): storage, Key Vault, "
+        "container registry and, after each `pulumi up`, the workspace. No private (RFC 1918) ranges, no /31; "
+        "at most 200 (the workspace's limit).",
         default=(),
         pattern=IPV4_OR_CIDR_PATTERN,
     ),

@@ -23,8 +23,7 @@ import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-# Azure ML's limit per workspace (same Microsoft page, "Enable public access only from internet IP ranges").
-MAX_RULES = 200
+from stacks.config import MAX_ALLOWED_IPS as MAX_RULES  # Azure ML's limit per workspace
 
 Az = Callable[[Sequence[str]], str]
 

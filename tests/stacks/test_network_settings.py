@@ -1,5 +1,7 @@
 """Settings of issue #13 (network mode, VNet, runners, compute-instance user, generation)."""
 
+import json
+
 import pytest
 
 from stacks import ConfigError, settings_from_config
@@ -27,6 +29,9 @@ def test_network_mode_follows_the_profile() -> None:
 def test_ip_allowlist_and_existing_vnet() -> None:
     s = settings("prod", networkMode="ip-allowlist", allowedIps='["203.0.113.7", "198.51.100.0/24"]')
     assert s.network.mode == "ip-allowlist" and s.network.allowed_ips == ("203.0.113.7", "198.51.100.0/24")
+    # One address is one rule however written: storage refuses `/32` and wants the bare address.
+    same = settings("prod", networkMode="ip-allowlist", allowedIps='["203.0.113.7/32", "203.0.113.7"]')
+    assert same.network.allowed_ips == ("203.0.113.7",)
     vnet = "/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/net/providers/Microsoft.Network/virtualNetworks/hub"
     assert settings("prod", vnetId=vnet).network.vnet_id == vnet
 
@@ -59,6 +64,27 @@ def test_compute_instance_user_and_generation() -> None:
             {"networkMode": "ip-allowlist", "allowedIps": '["300.1.1.1"]'},
             "forge:allowedIps",
             "expected an IPv4 address or CIDR range",
+        ),
+        (
+            "prod",
+            {"networkMode": "ip-allowlist", "allowedIps": '["203.0.113.0/24", "10.1.0.0/16"]'},
+            "forge:allowedIps",
+            "10.1.0.0/16 is not a public address",
+        ),
+        (
+            "prod",
+            {
+                "networkMode": "ip-allowlist",
+                "allowedIps": json.dumps([f"203.0.{i // 200}.{i % 200}" for i in range(201)]),
+            },
+            "forge:allowedIps",
+            "at most 200",
+        ),
+        (
+            "prod",
+            {"networkMode": "ip-allowlist", "allowedIps": '["203.0.113.6/31"]'},
+            "forge:allowedIps",
+            "list its two addresses",
         ),
         ("test", {"networkMode": "private"}, "forge:networkMode", "needs containerRegistrySku Premium"),
         ("prod", {"vnetId": "vnet-hub"}, "forge:vnetId", "virtualNetworks/<name>"),
