@@ -15,7 +15,7 @@ from forge_rehearse import access, act, az, standins
 from forge_rehearse.world import World, from_plans
 from stacks import permissions
 
-from .conftest import trusted_token
+from .conftest import NEEDS_ACT, trusted_token
 
 ALLOWED = "16.17.18.0/24"  # Microsoft's own example range (a public, non-reserved block)
 LISTED = "16.17.18.77"
@@ -416,3 +416,19 @@ def test_a_rehearsal_refuses_an_egress_that_is_no_ipv4_address(tmp_path):
     rehearsal = act.Rehearsal(tmp_path, tmp_path / "home", World(), {}, {}, egress_ip="16.17.18.300")
     with pytest.raises(act.RehearsalError, match=r"egress_ip '16\.17\.18\.300' is not an IPv4 address"):
         act.run(rehearsal, "x.yml")
+
+
+@pytest.mark.parametrize("egress", [pytest.param(e, marks=NEEDS_ACT) for e in (LISTED, None)])
+def test_a_rehearsal_puts_the_runner_egress_in_every_job(tmp_path, egress):
+    """Under act, the rehearsal's egress reaches each step's environment, where the double reads it."""
+    project = tmp_path / "project"
+    (project / ".github" / "workflows").mkdir(parents=True)
+    (project / ".github" / "workflows" / "egress.yml").write_text(
+        "on: workflow_dispatch\njobs:\n  show:\n    runs-on: ubuntu-24.04\n    steps:\n"
+        '      - run: echo "egress=${FORGE_RUNNER_EGRESS_IP:-none}"\n'
+    )
+    rehearsal = act.prepare(project, tmp_path / "rehearsal", world=World())
+    rehearsal.egress_ip = egress
+    result = act.run(rehearsal, "egress.yml", timeout=120)
+    assert result.ok, result.output
+    assert f"egress={egress or 'none'}" in result.step_log
