@@ -407,6 +407,8 @@ def test_the_pulumi_stand_in_sets_the_plans_outputs_on_up(allowlist_program, all
     assert {o["value"] for o in declared["outputs"].values()} == {
         f"${{{{ steps.pulumi.outputs.{name} }}}}" for name in declared["outputs"]
     }
+    # GitHub passes on only declared outputs, read from the inner step with that id (act is laxer).
+    assert [step.get("id") for step in declared["runs"]["steps"]] == ["pulumi"]
 
 
 def test_a_rehearsal_refuses_an_egress_that_is_no_ipv4_address(tmp_path):
@@ -432,3 +434,37 @@ def test_a_rehearsal_puts_the_runner_egress_in_every_job(tmp_path, egress):
     result = act.run(rehearsal, "egress.yml", timeout=120)
     assert result.ok, result.output
     assert f"egress={egress or 'none'}" in result.step_log
+
+
+@pytest.mark.parametrize("command", [pytest.param("up", marks=NEEDS_ACT)])
+def test_a_later_step_reads_the_stand_ins_outputs_under_act(
+    default_project, default_world, tmp_path, command
+):
+    """The composite stand-in passes its declared outputs on, as the workflows' next step reads them."""
+    project = tmp_path / "project"
+    shutil.copytree(default_project, project, symlinks=True)
+    _, per_env = act.default_variables(project, default_world)
+    (project / ".github" / "workflows" / "outputs.yml").write_text(f"""\
+on: workflow_dispatch
+jobs:
+  up:
+    runs-on: ubuntu-24.04
+    steps:
+      - uses: actions/checkout@3d3c42e5aac5ba805825da76410c181273ba90b1
+      - id: pulumi
+        uses: pulumi/actions@8e5e406f4007fca908480587cb9893c07090f58d
+        with:
+          command: {command}
+          stack-name: dev
+          work-dir: infra
+        env:
+          ARM_CLIENT_ID: {per_env["dev"]["AZURE_DEPLOYER_CLIENT_ID"]}
+      - run: echo "group=${{{{ steps.pulumi.outputs.resourceGroup }}}} workspace=${{{{ steps.pulumi.outputs.workspace }}}}"
+""")
+    rehearsal = act.prepare(project, tmp_path / "rehearsal", world=default_world)
+    result = act.run(rehearsal, "outputs.yml", timeout=300)
+    assert result.ok, result.output
+    expected = (
+        f"group={per_env['dev']['AZURE_RESOURCE_GROUP']} workspace={per_env['dev']['AZURE_ML_WORKSPACE']}"
+    )
+    assert expected in result.step_log
