@@ -1,6 +1,7 @@
 """IP rules in the Azure test double: the workspace's (`az ml workspace network-rule`), the storage
 account's, key vault's and container registry's (from the plan), checked against the runner's
-public egress address. Fast: no act, one extra offline plan (test in `ip-allowlist` mode)."""
+public egress address; and the harness around them (egress in the jobs, the pulumi stand-in's outputs).
+Fast: one extra offline plan (test in `ip-allowlist` mode); only the last three tests run act (~10 s)."""
 
 from __future__ import annotations
 
