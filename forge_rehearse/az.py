@@ -511,7 +511,8 @@ def extension_add(ctx: Ctx) -> Any:
 
 MAX_WORKSPACE_IP_RULES = 200  # "Each Azure Machine Learning workspace supports up to 200 rules."
 # "IP network rules are allowed only for public internet IP addresses": the reserved IPv4 ranges the
-# page links to (Wikipedia, "Reserved IP addresses", from IANA's special-purpose address registry).
+# page links to (Wikipedia, "Reserved IP addresses", its IPv4 table; 233.252.0.0/24 and
+# 255.255.255.255/32 lie inside 224.0.0.0/4 and 240.0.0.0/4).
 # A rule overlapping one is refused whole: it would admit reserved addresses.
 RESERVED_IPV4 = tuple(
     ipaddress.IPv4Network(block)
