@@ -4,12 +4,15 @@ Permissions come from `stacks.permissions` (the one table of Microsoft's built-i
 definitions and of what each operation needs), checked against the role assignments in the
 environment's plan; an operation the table lacks is refused, naming the table to add it to.
 Network: an operation on a private plane (workspace, storage, registry, endpoint data planes)
-of a resource whose public network access is disabled is unreachable from a GitHub-hosted runner.
+of a resource whose public network access is disabled is unreachable from a GitHub-hosted runner;
+one on a resource whose public endpoint accepts only its IP rules (`Resource.allowed_ips`) is
+refused unless the runner's public egress address falls in one of them.
 """
 
 from __future__ import annotations
 
 import importlib.util
+import ipaddress
 import sys
 from dataclasses import dataclass
 from types import ModuleType
@@ -61,6 +64,17 @@ class Caller:
     principal_id: str
     name: str
     hosted: bool  # a GitHub-hosted runner (outside every virtual network)
+    # The runner's public egress address (FORGE_RUNNER_EGRESS_IP); None: a GitHub-hosted runner,
+    # whose address is any of Azure's and matches no IP rule.
+    egress_ip: str | None = None
+
+
+def allows(rules: tuple[str, ...], address: str | None) -> bool:
+    """Whether `address` falls in one of the IP rules (an address, or a CIDR range; an address is a /32)."""
+    if address is None:
+        return False
+    ip = ipaddress.IPv4Address(address)
+    return any(ip in ipaddress.IPv4Network(rule, strict=False) for rule in rules)
 
 
 def check(world: World, caller: Caller, name: str, target: Resource) -> None:
@@ -71,6 +85,21 @@ def check(world: World, caller: Caller, name: str, target: Resource) -> None:
             f"(PublicNetworkAccessDisabled) {name}: {target.kind} {target.name} has public network access "
             "disabled and this job runs on a GitHub-hosted runner outside its virtual network; run it on "
             "the environment's VNet runners",
+            "network",
+        )
+    # IP rules guard the public endpoint; a VNet runner reaching a private resource goes through
+    # its private endpoint, where they do not apply.
+    if (
+        op.plane not in permissions.PUBLIC_PLANES
+        and target.public
+        and target.allowed_ips is not None
+        and not allows(target.allowed_ips, caller.egress_ip)
+    ):
+        egress = caller.egress_ip or "a GitHub-hosted runner without a fixed address"
+        raise Refused(
+            f"(Forbidden) {name}: {target.kind} {target.name} accepts public traffic only from its IP rules "
+            f"({', '.join(target.allowed_ips) or 'none'}) and this job's egress is {egress}; add the runner's "
+            "address to forge:allowedIps or run the job on runners with a listed address",
             "network",
         )
     held = permissions.held(world.roles_of(caller.principal_id, target.id), world.role_definitions)

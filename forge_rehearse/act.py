@@ -18,6 +18,7 @@ ways GitHub needs and act lacks:
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import os
 import re
@@ -169,6 +170,9 @@ class Rehearsal:
     repo_vars: dict[str, str]
     env_vars: dict[str, dict[str, str]]
     secrets: dict[str, str] = field(default_factory=dict)
+    # The public egress address of every job's runner (FORGE_RUNNER_EGRESS_IP, what IP rules see);
+    # None: GitHub-hosted runners, which have no fixed address. `run(egress_ip=...)` overrides it.
+    egress_ip: str | None = None
 
     @property
     def double(self) -> Path:
@@ -355,13 +359,21 @@ def run(
     event_payload: dict[str, Any] | None = None,
     environment: dict[str, str] | None = None,
     timeout: int = 900,
+    egress_ip: str | None = None,
 ) -> Result:
     """Run `.github/workflows/<workflow>` for `event`; `variables` override (None removes) repository
     variables, `env_variables` an environment's; `environment` sets what the runner itself sets
-    (GITHUB_API_URL of a GitHub stand-in, say), for every step."""
+    (GITHUB_API_URL of a GitHub stand-in, say), for every step; `egress_ip` is the runners' public
+    address (default: the rehearsal's `egress_ip`)."""
     path = rehearsal.repo / ".github" / "workflows" / workflow
     if not path.is_file():
         raise RehearsalError(f"no workflow {workflow} in {rehearsal.project}/.github/workflows")
+    egress = egress_ip or rehearsal.egress_ip
+    if egress is not None:
+        try:
+            ipaddress.IPv4Address(egress)
+        except ValueError:
+            raise RehearsalError(f"egress_ip {egress!r} is not an IPv4 address") from None
     refs = action_refs(rehearsal.repo / ".github" / "workflows")
     args = [
         act_binary(),
@@ -445,6 +457,8 @@ def run(
         "FORGE_REHEARSE_SOURCE": str(rehearsal.repo),
         "FORGE_STEP_LOG": str(step_log),
     }
+    if egress is not None:
+        env["FORGE_RUNNER_EGRESS_IP"] = egress
     (rehearsal.home / "act-home").mkdir(exist_ok=True)
     before = len(rehearsal.operations())
     try:

@@ -1,13 +1,14 @@
 """`az`, the Azure test double: the subset of the Azure CLI (ml extension) the workflows call.
 
-It keeps state under $FORGE_DOUBLE_HOME (workspaces, jobs, models and versions, registry assets,
-data assets, environments, endpoints, deployments and traffic, schedules, and a blob store), and
-it refuses what Azure would refuse:
+It keeps state under $FORGE_DOUBLE_HOME (workspaces and their IP rules, jobs, models and versions,
+registry assets, data assets, environments, endpoints, deployments and traffic, schedules, and a
+blob store), and it refuses what Azure would refuse:
 
 - an unknown command or flag, or a missing required flag (exit 2, like the CLI);
 - a call the caller's role assignments in the environment's plan do not grant, or a data-plane
   call from a GitHub-hosted runner to a resource whose public network access is disabled
-  (`forge_rehearse.access`; exit 1 with Azure's error code);
+  (`forge_rehearse.access`; exit 1 with Azure's error code), or a data-plane call from a runner
+  whose egress address ($FORGE_RUNNER_EGRESS_IP) no IP rule of the resource lists;
 - a reference to something that does not exist (a compute cluster the stack does not create, a
   model, a data asset, a deployment), a traffic split that does not add up, deleting a
   deployment that still has traffic.
@@ -22,6 +23,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import ipaddress
 import json
 import os
 import re
@@ -30,7 +32,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -288,6 +290,18 @@ def _runner_is_hosted() -> bool:
     return not labels or any("self-hosted" not in group for group in labels)
 
 
+def _runner_egress() -> str | None:
+    """The job's public egress address, if its runner has a fixed one (a rehearsal sets
+    FORGE_RUNNER_EGRESS_IP, see `act.run`); None for a GitHub-hosted runner."""
+    value = os.environ.get("FORGE_RUNNER_EGRESS_IP", "").strip()
+    if not value:
+        return None
+    try:
+        return str(ipaddress.IPv4Address(value))
+    except ValueError:
+        raise UsageError(f"FORGE_RUNNER_EGRESS_IP={value!r} is not an IPv4 address") from None
+
+
 @dataclass
 class Ctx:
     store: Store
@@ -309,11 +323,19 @@ class Ctx:
                 f"(AADSTS700016) Application with identifier '{login}' was not found in the directory: "
                 "no identity of any stack has this client ID"
             )
-        return Caller(identity.client_id, identity.principal_id, identity.name, _runner_is_hosted())
+        return Caller(
+            identity.client_id, identity.principal_id, identity.name, _runner_is_hosted(), _runner_egress()
+        )
 
     def authorize(self, operation: str, target: Resource) -> None:
         caller = self.caller()
         entry = {"operation": operation, "caller": caller.name, "target": target.id, "hosted": caller.hosted}
+        if caller.egress_ip is not None:
+            entry["egress"] = caller.egress_ip
+        if target.kind == "workspace":
+            # The workspace's IP rules live in the double's state (network-rule add), not the plan.
+            allowed = allowed_ips(self.store.state["workspaces"].get(target.name, {}).get("network_acls"))
+            target = replace(target, allowed_ips=allowed)
         try:
             check(self.world, caller, operation, target)
         except Refused as refused:
@@ -479,6 +501,125 @@ def extension_add(ctx: Ctx) -> Any:
     if ctx.args["name"] != "ml":
         raise AzError(f"The extension {ctx.args['name']} is not available in this test double (only ml).")
     return None
+
+
+# ------------------------------------------------------------------------------------------------
+# Workspace IP rules ("Configure a private endpoint for an Azure Machine Learning workspace",
+# "Enable Public Access only from internet IP ranges"): kept in the workspace's networkAcls,
+# enforced on its public endpoint by `access.check`.
+# ------------------------------------------------------------------------------------------------
+
+MAX_WORKSPACE_IP_RULES = 200  # "Each Azure Machine Learning workspace supports up to 200 rules."
+# "IP network rules are allowed only for public internet IP addresses": the reserved IPv4 ranges the
+# page links to (Wikipedia, "Reserved IP addresses", its IPv4 table; 233.252.0.0/24 and
+# 255.255.255.255/32 lie inside 224.0.0.0/4 and 240.0.0.0/4).
+# A rule overlapping one is refused whole: it would admit reserved addresses.
+RESERVED_IPV4 = tuple(
+    ipaddress.IPv4Network(block)
+    for block in (
+        "0.0.0.0/8",  # this network
+        "10.0.0.0/8",  # private
+        "100.64.0.0/10",  # shared address space (carrier-grade NAT)
+        "127.0.0.0/8",  # loopback
+        "169.254.0.0/16",  # link-local
+        "172.16.0.0/12",  # private
+        "192.0.0.0/24",  # IETF protocol assignments
+        "192.0.2.0/24",  # TEST-NET-1 (documentation)
+        "192.88.99.0/24",  # former 6to4 relay anycast
+        "192.168.0.0/16",  # private
+        "198.18.0.0/15",  # benchmarking
+        "198.51.100.0/24",  # TEST-NET-2 (documentation)
+        "203.0.113.0/24",  # TEST-NET-3 (documentation)
+        "224.0.0.0/4",  # multicast
+        "240.0.0.0/4",  # reserved for future use, and the limited broadcast address
+    )
+)
+
+
+def allowed_ips(acls: dict[str, Any] | None) -> tuple[str, ...] | None:
+    """The rules a workspace's networkAcls enforce, or None when it accepts every address."""
+    if not acls or str(acls.get("defaultAction", "Allow")).lower() != "deny":
+        return None
+    return tuple(rule["value"] for rule in acls.get("ipRules") or ())
+
+
+def _ip_rule(value: str) -> ipaddress.IPv4Network:
+    """An IP rule as Azure accepts it: an IPv4 address or CIDR range on the public internet."""
+    try:
+        network = ipaddress.ip_network(value.strip(), strict=True)
+    except ValueError:
+        raise AzError(
+            f"(BadRequest) --ip-address {value!r} is not an IPv4 address or a CIDR range such as 16.17.18.0/24 "
+            "(a range's address must be its first, with no host bits set)"
+        ) from None
+    if network.version != 4:
+        raise AzError(f"(BadRequest) --ip-address {value}: workspace IP rules take IPv4 addresses only")
+    reserved = next((block for block in RESERVED_IPV4 if network.overlaps(block)), None)
+    if reserved is not None:
+        raise AzError(
+            f"(BadRequest) --ip-address {value}: IP rules are allowed only for public internet addresses, and it "
+            f"is in or overlaps the reserved range {reserved}"
+        )
+    return network
+
+
+def _rule_index(rules: list[dict[str, str]], network: ipaddress.IPv4Network) -> int | None:
+    """Where the rule for `network` is (16.17.18.19 and 16.17.18.19/32 are the same rule)."""
+    return next(
+        (i for i, rule in enumerate(rules) if ipaddress.ip_network(rule["value"], strict=False) == network),
+        None,
+    )
+
+
+def _open() -> dict[str, Any]:
+    """The networkAcls of a workspace nobody restricted: it accepts every address."""
+    return {"defaultAction": "Allow", "ipRules": []}
+
+
+NETWORK_RULE = {**WS, "ip-address": 1}
+
+
+@command("ml workspace network-rule list", WS, WS_REQUIRED)
+def network_rule_list(ctx: Ctx) -> Any:
+    ws, state = ctx.workspace()
+    ctx.authorize("az ml workspace network-rule list", ws)
+    return state.get("network_acls") or _open()
+
+
+@command("ml workspace network-rule add", NETWORK_RULE, (*WS_REQUIRED, "ip-address"))
+def network_rule_add(ctx: Ctx) -> Any:
+    ws, state = ctx.workspace()
+    ctx.authorize("az ml workspace network-rule add", ws)
+    value = ctx.args["ip-address"].strip()
+    network = _ip_rule(value)
+    acls = state.get("network_acls") or _open()
+    if _rule_index(acls["ipRules"], network) is None:
+        if len(acls["ipRules"]) >= MAX_WORKSPACE_IP_RULES:
+            raise AzError(
+                f"(BadRequest) workspace {ws.name} already has {MAX_WORKSPACE_IP_RULES} IP rules, the most a "
+                f"workspace supports; {value} was not added"
+            )
+        acls["ipRules"].append({"value": value})
+    # The first rule closes the workspace to every other address.
+    acls["defaultAction"] = "Deny"
+    state["network_acls"] = acls
+    return acls
+
+
+@command("ml workspace network-rule remove", NETWORK_RULE, (*WS_REQUIRED, "ip-address"))
+def network_rule_remove(ctx: Ctx) -> Any:
+    ws, state = ctx.workspace()
+    ctx.authorize("az ml workspace network-rule remove", ws)
+    value = ctx.args["ip-address"].strip()
+    network = _ip_rule(value)
+    acls = state.get("network_acls") or _open()
+    index = _rule_index(acls["ipRules"], network)
+    if index is None:
+        raise AzError(f"(BadRequest) workspace {ws.name} has no IP rule for {value}")
+    acls["ipRules"].pop(index)
+    # Removing rules never reopens the workspace: with none left it accepts no public address.
+    # The double does not widen access on its own; reopening is a deliberate, separate change.
+    return acls
 
 
 # ------------------------------------------------------------------------------------------------

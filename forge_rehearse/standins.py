@@ -8,7 +8,9 @@ import os
 import shutil
 import subprocess
 import sys
+import uuid
 from pathlib import Path
+from typing import Any
 
 from .access import Caller, Refused, check
 
@@ -99,9 +101,13 @@ def pulumi() -> int:
         groups = [g for g in store.world.of_kind("group", stack) if g.name.endswith(f"-{stack}")]
         if not groups:
             return _fail(f"pulumi {command} {stack}: the plan of {stack} has no resource group")
-        from .az import _runner_is_hosted
+        from .az import UsageError, _runner_egress, _runner_is_hosted
 
-        caller = Caller(identity.client_id, identity.principal_id, identity.name, _runner_is_hosted())
+        try:
+            egress = _runner_egress()
+        except UsageError as exc:
+            return _fail(str(exc))
+        caller = Caller(identity.client_id, identity.principal_id, identity.name, _runner_is_hosted(), egress)
         try:
             check(store.world, caller, f"pulumi {command}", groups[0])
         except Refused as refused:
@@ -127,9 +133,36 @@ def pulumi() -> int:
         store.close()
     work_dir = os.environ.get("WORK_DIR", ".")
     print(f"pulumi {command} {stack} (stand-in): offline plan with the policy checks")
-    return subprocess.run(
+    code = subprocess.run(
         [sys.executable, "-m", "generator", "plan", work_dir, "--env", stack, "--check"], check=False
     ).returncode
+    if code == 0 and command == "up":
+        # What `pulumi up` leaves behind for the next steps: the stack's outputs, here the plan's.
+        if not os.environ.get("GITHUB_OUTPUT"):
+            return _fail("pulumi/actions: GITHUB_OUTPUT is not set; the stand-in runs only inside a job")
+        from stacks.offline import plan_program
+
+        set_outputs(plan_program(work_dir, stack).outputs, Path(os.environ["GITHUB_OUTPUT"]))
+    return code
+
+
+def step_output(value: Any) -> str:
+    """A value as `core.setOutput` of @actions/core writes it: strings as they are, None as "",
+    anything else JSON-encoded (`JSON.stringify`: compact, non-ASCII kept)."""
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        return value
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+
+
+def set_outputs(outputs: dict[str, Any], path: Path) -> None:
+    """Each stack output as a step output, the way pulumi/actions sets them (`core.setOutput` per
+    output of `stack.outputs()`): appended to the job's GITHUB_OUTPUT file as `name<<delimiter` blocks."""
+    with path.open("a", encoding="utf-8") as out:
+        for name, value in outputs.items():
+            delimiter = f"ghadelimiter_{uuid.uuid4()}"
+            out.write(f"{name}<<{delimiter}\n{step_output(value)}\n{delimiter}\n")
 
 
 def gh(argv: list[str]) -> int:

@@ -1,8 +1,9 @@
 """The Azure estate a rehearsal runs against, read from the offline plan of every stack.
 
-Only facts the double needs: per environment, the workspace, storage account, registry and
-compute clusters with their network access, each identity (client ID → principal ID) and every
-role assignment. Client and principal IDs are the ones `stacks.testing`'s mocks give the
+Only facts the double needs: per environment, the workspace, storage account, key vault,
+registries and compute clusters with their network access (public or not, and the IP rules of a
+firewall that denies by default), each identity (client ID → principal ID) and every role
+assignment. Client and principal IDs are the ones `stacks.testing`'s mocks give the
 identities, so the IDs a stack would output are the IDs the double recognises.
 """
 
@@ -20,18 +21,24 @@ WORKSPACE = "azure-native:machinelearningservices:Workspace"
 REGISTRY = "azure-native:machinelearningservices:Registry"
 STORAGE = "azure-native:storage:StorageAccount"
 COMPUTE = "azure-native:machinelearningservices:Compute"
+KEY_VAULT = "azure-native:keyvault:Vault"
 CONTAINER_REGISTRY = "azure-native:containerregistry:Registry"
 FEDERATED_CREDENTIAL = "azure-native:managedidentity:FederatedIdentityCredential"
 
 
 @dataclass(frozen=True)
 class Resource:
-    kind: str  # workspace, storage, registry, acr, compute
+    kind: str  # workspace, storage, key-vault, registry, acr, compute
     name: str
     id: str
     environment: str
     public: bool  # public network access enabled
     principal_id: str | None = None  # its system-assigned identity, if any
+    # What its public endpoint accepts when its firewall denies by default: the IPv4 addresses and
+    # CIDR ranges of its IP rules (possibly none). None: no IP restriction. A workspace's rules are
+    # not in the plan (the Workspace API of pulumi-azure-native takes none): the double keeps
+    # them in its state, set by `az ml workspace network-rule add`.
+    allowed_ips: tuple[str, ...] | None = None
 
 
 @dataclass(frozen=True)
@@ -69,7 +76,7 @@ class World:
     def from_json(cls, text: str) -> World:
         raw = json.loads(text)
         return cls(
-            resources=[Resource(**r) for r in raw["resources"]],
+            resources=[_resource(r) for r in raw["resources"]],
             identities=[
                 Identity(**{**i, "subjects": tuple(i.get("subjects", ()))}) for i in raw["identities"]
             ],
@@ -100,8 +107,22 @@ class World:
         ]
 
 
+def _resource(raw: dict[str, Any]) -> Resource:
+    """A resource as `World.to_json` wrote it; JSON written before IP rules existed has none."""
+    allowed = raw.get("allowed_ips")
+    return Resource(**{**raw, "allowed_ips": None if allowed is None else tuple(allowed)})
+
+
 def _public(properties: dict[str, Any]) -> bool:
     return str(properties.get("publicNetworkAccess", "Enabled")).lower() != "disabled"
+
+
+def _allowed_ips(rules: Any, key: str) -> tuple[str, ...] | None:
+    """The IP rules of a firewall (`networkRuleSet` of storage and ACR, `networkAcls` of Key
+    Vault) that denies by default; None when it allows by default or there is none."""
+    if not isinstance(rules, dict) or str(rules.get("defaultAction", "Allow")).lower() != "deny":
+        return None
+    return tuple(str(rule[key]) for rule in rules.get("ipRules") or () if rule.get(key))
 
 
 def add_plan(world: World, plan: Any) -> None:
@@ -146,11 +167,21 @@ def add_plan(world: World, plan: Any) -> None:
                 Resource("registry", props["registryName"], rid, env, _public(props), system)
             )
         elif r.type == STORAGE:
+            allowed = _allowed_ips(props.get("networkRuleSet"), "iPAddressOrRange")
             world.resources.append(
-                Resource("storage", props["accountName"], rid, env, _public(props), system)
+                Resource("storage", props["accountName"], rid, env, _public(props), system, allowed)
             )
         elif r.type == CONTAINER_REGISTRY:
-            world.resources.append(Resource("acr", props["registryName"], rid, env, _public(props), system))
+            allowed = _allowed_ips(props.get("networkRuleSet"), "iPAddressOrRange")
+            world.resources.append(
+                Resource("acr", props["registryName"], rid, env, _public(props), system, allowed)
+            )
+        elif r.type == KEY_VAULT:
+            vault = props.get("properties") or {}
+            allowed = _allowed_ips(vault.get("networkAcls"), "value")
+            world.resources.append(
+                Resource("key-vault", props["vaultName"], rid, env, _public(vault), system, allowed)
+            )
         elif r.type == COMPUTE and props.get("properties", {}).get("computeType") == "AmlCompute":
             world.resources.append(Resource("compute", props["computeName"], rid, env, True, system))
     trusted: dict[str, list[str]] = {}

@@ -538,6 +538,33 @@ _OPERATIONS += (
         source=f"{_ROLES_DOC}/privileged#role-based-access-control-administrator",
     ),
 )
+_PRIVATE_LINK_DOC = "https://learn.microsoft.com/azure/machine-learning/how-to-configure-private-link"
+_OPERATIONS += (
+    # A workspace's IP rules ("Enable Public Access only from internet IP ranges") can only be set
+    # once it exists, with these commands; they read or update the workspace resource itself
+    # (its networkAcls) through Resource Manager, so the rules never lock out the call that sets them.
+    Operation(
+        name="az ml workspace network-rule list",
+        actions=(_WORKSPACE_READ,),
+        plane="arm",
+        scope="workspace",
+        source=_PRIVATE_LINK_DOC,
+    ),
+    Operation(
+        name="az ml workspace network-rule add",
+        actions=(_WORKSPACE_READ, f"{_ML}/workspaces/write"),
+        plane="arm",
+        scope="workspace",
+        source=_PRIVATE_LINK_DOC,
+    ),
+    Operation(
+        name="az ml workspace network-rule remove",
+        actions=(_WORKSPACE_READ, f"{_ML}/workspaces/write"),
+        plane="arm",
+        scope="workspace",
+        source=_PRIVATE_LINK_DOC,
+    ),
+)
 OPERATIONS: dict[str, Operation] = {op.name: op for op in _OPERATIONS}
 # A name given twice would let one row silently replace the other.
 assert len(OPERATIONS) == len(_OPERATIONS), "an operation is listed twice in stacks.permissions"
