@@ -20,26 +20,27 @@ from types import ModuleType
 from .world import Resource, World
 
 
-def _permissions() -> ModuleType:
-    """`stacks.permissions` without running `stacks/__init__` (which imports Pulumi, ~0.4 s).
+def stacks_module(name: str) -> ModuleType:
+    """`stacks.<name>` without running `stacks/__init__` (which imports Pulumi, ~0.4 s).
 
-    The double runs once per `az` call, dozens of times per workflow; the table needs nothing
-    but the standard library.
+    The double runs once per `az` call, dozens of times per workflow; the tables it reads
+    (`permissions`, `addresses`) need nothing but the standard library.
     """
-    if "stacks.permissions" in sys.modules:
-        return sys.modules["stacks.permissions"]
+    full = f"stacks.{name}"
+    if full in sys.modules:
+        return sys.modules[full]
     package = importlib.util.find_spec("stacks")
     if package is None or not package.submodule_search_locations:
         raise ImportError("the stacks package (mlops-forge) is not installed")
-    path = f"{package.submodule_search_locations[0]}/permissions.py"
-    spec = importlib.util.spec_from_file_location("stacks.permissions", path)
+    path = f"{package.submodule_search_locations[0]}/{name}.py"
+    spec = importlib.util.spec_from_file_location(full, path)
     module = importlib.util.module_from_spec(spec)
-    sys.modules["stacks.permissions"] = module
+    sys.modules[full] = module
     spec.loader.exec_module(module)
     return module
 
 
-permissions = _permissions()
+permissions = stacks_module("permissions")
 Operation = permissions.Operation
 
 

@@ -38,7 +38,7 @@ from typing import Any
 
 import yaml
 
-from .access import Caller, Refused, check
+from .access import Caller, Refused, check, stacks_module
 from .world import Resource, World
 
 COLLECTOR_PATH = Path(__file__).parent / "collector"
@@ -509,31 +509,7 @@ def extension_add(ctx: Ctx) -> Any:
 # enforced on its public endpoint by `access.check`.
 # ------------------------------------------------------------------------------------------------
 
-MAX_WORKSPACE_IP_RULES = 200  # "Each Azure Machine Learning workspace supports up to 200 rules."
-# "IP network rules are allowed only for public internet IP addresses": the reserved IPv4 ranges the
-# page links to (Wikipedia, "Reserved IP addresses", its IPv4 table; 233.252.0.0/24 and
-# 255.255.255.255/32 lie inside 224.0.0.0/4 and 240.0.0.0/4).
-# A rule overlapping one is refused whole: it would admit reserved addresses.
-RESERVED_IPV4 = tuple(
-    ipaddress.IPv4Network(block)
-    for block in (
-        "0.0.0.0/8",  # this network
-        "10.0.0.0/8",  # private
-        "100.64.0.0/10",  # shared address space (carrier-grade NAT)
-        "127.0.0.0/8",  # loopback
-        "169.254.0.0/16",  # link-local
-        "172.16.0.0/12",  # private
-        "192.0.0.0/24",  # IETF protocol assignments
-        "192.0.2.0/24",  # TEST-NET-1 (documentation)
-        "192.88.99.0/24",  # former 6to4 relay anycast
-        "192.168.0.0/16",  # private
-        "198.18.0.0/15",  # benchmarking
-        "198.51.100.0/24",  # TEST-NET-2 (documentation)
-        "203.0.113.0/24",  # TEST-NET-3 (documentation)
-        "224.0.0.0/4",  # multicast
-        "240.0.0.0/4",  # reserved for future use, and the limited broadcast address
-    )
-)
+addresses = stacks_module("addresses")  # Azure's rules for IP rules, shared with stacks.config
 
 
 def allowed_ips(acls: dict[str, Any] | None) -> tuple[str, ...] | None:
@@ -554,7 +530,7 @@ def _ip_rule(value: str) -> ipaddress.IPv4Network:
         ) from None
     if network.version != 4:
         raise AzError(f"(BadRequest) --ip-address {value}: workspace IP rules take IPv4 addresses only")
-    reserved = next((block for block in RESERVED_IPV4 if network.overlaps(block)), None)
+    reserved = addresses.reserved_overlap(network)
     if reserved is not None:
         raise AzError(
             f"(BadRequest) --ip-address {value}: IP rules are allowed only for public internet addresses, and it "
@@ -594,9 +570,9 @@ def network_rule_add(ctx: Ctx) -> Any:
     network = _ip_rule(value)
     acls = state.get("network_acls") or _open()
     if _rule_index(acls["ipRules"], network) is None:
-        if len(acls["ipRules"]) >= MAX_WORKSPACE_IP_RULES:
+        if len(acls["ipRules"]) >= addresses.MAX_IP_RULES:
             raise AzError(
-                f"(BadRequest) workspace {ws.name} already has {MAX_WORKSPACE_IP_RULES} IP rules, the most a "
+                f"(BadRequest) workspace {ws.name} already has {addresses.MAX_IP_RULES} IP rules, the most a "
                 f"workspace supports; {value} was not added"
             )
         acls["ipRules"].append({"value": value})

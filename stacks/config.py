@@ -9,12 +9,12 @@ All problems are raised together as one `ConfigError` naming each key.
 
 from __future__ import annotations
 
-import ipaddress
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from stacks import naming
+from stacks.addresses import MAX_IP_RULES, allowed_address
 from stacks.profiles import Profile, get_profile
 from stacks.settings_schema import (
     BY_KEY,
@@ -209,31 +209,6 @@ def _network_mode(parsed: dict[str, Any], profile: Profile) -> str:
     return parsed.get(_key("networkMode"), "private" if profile.private_network else "public")
 
 
-# Ranges no Azure IP rule takes: RFC 1918's private ranges (which Microsoft's storage and Azure ML
-# pages name), and this-network, loopback, link-local and multicast, which are no internet source.
-NOT_INTERNET = tuple(
-    ipaddress.IPv4Network(n)
-    for n in ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "0.0.0.0/8", "127.0.0.0/8", "169.254.0.0/16",
-              "224.0.0.0/4")
-)  # fmt: skip
-
-
-# Azure ML's limit of IP rules per workspace (storage takes 400, Key Vault 1,000).
-MAX_ALLOWED_IPS = 200
-
-
-def allowed_address(value: str) -> str:
-    """One entry of `allowedIps` as every IP rule takes it: a single address without `/32`
-    (storage refuses /31 and /32 ranges and wants the bare address), a range by its network address.
-    Raises ValueError for what no Azure IP rule accepts: not IPv4, or not a public address."""
-    network = ipaddress.IPv4Network(value.strip(), strict=False)
-    if any(network.overlaps(n) for n in NOT_INTERNET):
-        raise ValueError(f"{value} is not a public address (IP rules take public internet addresses only)")
-    if network.prefixlen == 31:
-        raise ValueError(f"{value}: a /31 range is refused by storage rules; list its two addresses")
-    return str(network.network_address) if network.prefixlen == 32 else str(network)
-
-
 def _network_checks(parsed: dict[str, Any], profile: Profile) -> list[Problem]:
     """Rules between the network settings and the profile they apply to."""
     problems = []
@@ -250,11 +225,9 @@ def _network_checks(parsed: dict[str, Any], profile: Profile) -> list[Problem]:
         problems.append(
             Problem(_key("allowedIps"), "networkMode ip-allowlist needs at least one address or range")
         )
-    if len(parsed.get(_key("allowedIps")) or ()) > MAX_ALLOWED_IPS:
+    if len(parsed.get(_key("allowedIps")) or ()) > MAX_IP_RULES:
         problems.append(
-            Problem(
-                _key("allowedIps"), f"at most {MAX_ALLOWED_IPS}: an Azure ML workspace takes 200 IP rules"
-            )
+            Problem(_key("allowedIps"), f"at most {MAX_IP_RULES}: an Azure ML workspace takes 200 IP rules")
         )
     for value in parsed.get(_key("allowedIps")) or ():
         try:

@@ -23,7 +23,7 @@ import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from stacks.config import MAX_ALLOWED_IPS as MAX_RULES  # Azure ML's limit per workspace
+from stacks.addresses import MAX_IP_RULES as MAX_RULES
 
 Az = Callable[[Sequence[str]], str]
 

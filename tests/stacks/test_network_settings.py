@@ -27,11 +27,11 @@ def test_network_mode_follows_the_profile() -> None:
 
 
 def test_ip_allowlist_and_existing_vnet() -> None:
-    s = settings("prod", networkMode="ip-allowlist", allowedIps='["203.0.113.7", "198.51.100.0/24"]')
-    assert s.network.mode == "ip-allowlist" and s.network.allowed_ips == ("203.0.113.7", "198.51.100.0/24")
+    s = settings("prod", networkMode="ip-allowlist", allowedIps='["16.17.18.7", "20.60.1.0/24"]')
+    assert s.network.mode == "ip-allowlist" and s.network.allowed_ips == ("16.17.18.7", "20.60.1.0/24")
     # One address is one rule however written: storage refuses `/32` and wants the bare address.
-    same = settings("prod", networkMode="ip-allowlist", allowedIps='["203.0.113.7/32", "203.0.113.7"]')
-    assert same.network.allowed_ips == ("203.0.113.7",)
+    same = settings("prod", networkMode="ip-allowlist", allowedIps='["16.17.18.7/32", "16.17.18.7"]')
+    assert same.network.allowed_ips == ("16.17.18.7",)
     vnet = "/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/net/providers/Microsoft.Network/virtualNetworks/hub"
     assert settings("prod", vnetId=vnet).network.vnet_id == vnet
 
@@ -67,22 +67,22 @@ def test_compute_instance_user_and_generation() -> None:
         ),
         (
             "prod",
-            {"networkMode": "ip-allowlist", "allowedIps": '["203.0.113.0/24", "10.1.0.0/16"]'},
+            {"networkMode": "ip-allowlist", "allowedIps": '["16.17.18.0/24", "10.1.0.0/16"]'},
             "forge:allowedIps",
-            "10.1.0.0/16 is not a public address",
+            "10.1.0.0/16 is in or overlaps the reserved range 10.0.0.0/8",
         ),
         (
             "prod",
             {
                 "networkMode": "ip-allowlist",
-                "allowedIps": json.dumps([f"203.0.{i // 200}.{i % 200}" for i in range(201)]),
+                "allowedIps": json.dumps([f"16.17.{i // 200}.{i % 200}" for i in range(201)]),
             },
             "forge:allowedIps",
             "at most 200",
         ),
         (
             "prod",
-            {"networkMode": "ip-allowlist", "allowedIps": '["203.0.113.6/31"]'},
+            {"networkMode": "ip-allowlist", "allowedIps": '["16.17.18.6/31"]'},
             "forge:allowedIps",
             "list its two addresses",
         ),

@@ -230,19 +230,19 @@ def variant_plan(tmp_path_factory, example_dir):
 
 
 def test_ip_allowlist_mode_keeps_endpoints_public_but_closed(variant_plan) -> None:
-    plan = variant_plan("prod", networkMode="ip-allowlist", allowedIps=["203.0.113.0/24"])
+    plan = variant_plan("prod", networkMode="ip-allowlist", allowedIps=["16.17.18.0/24"])
     for token in PRIVATE_TYPES:
         assert not plan.of_type(token), token
     storage = one(plan, "azure-native:storage:StorageAccount")
     assert storage["publicNetworkAccess"] == "Enabled"
     assert storage["networkRuleSet"]["defaultAction"] == "Deny"
-    assert storage["networkRuleSet"]["ipRules"] == [{"action": "Allow", "iPAddressOrRange": "203.0.113.0/24"}]
+    assert storage["networkRuleSet"]["ipRules"] == [{"action": "Allow", "iPAddressOrRange": "16.17.18.0/24"}]
     vault = one(plan, "azure-native:keyvault:Vault")["properties"]
     assert vault["networkAcls"]["defaultAction"] == "Deny" and vault["networkAcls"]["ipRules"] == [
-        {"value": "203.0.113.0/24"}
+        {"value": "16.17.18.0/24"}
     ]
     acr = one(plan, "azure-native:containerregistry:Registry")
-    assert acr["networkRuleSet"]["ipRules"] == [{"action": "Allow", "iPAddressOrRange": "203.0.113.0/24"}]
+    assert acr["networkRuleSet"]["ipRules"] == [{"action": "Allow", "iPAddressOrRange": "16.17.18.0/24"}]
     assert plan.outputs["runnerLabels"] == []
 
 
@@ -256,8 +256,8 @@ def test_ip_allowlist_mode_exports_the_workspace_rules_for_the_infra_workflow(
     # The fact behind the step, checked on the installed SDK: no IP-rule input on the Workspace.
     params = set(inspect.signature(Workspace._internal_init).parameters)
     assert "public_network_access" in params and not params & {"ip_allowlist", "network_acls"}
-    plan = variant_plan("prod", networkMode="ip-allowlist", allowedIps=["203.0.113.0/24", "198.51.100.7"])
-    assert plan.outputs["workspaceAllowedIps"] == ["203.0.113.0/24", "198.51.100.7"]
+    plan = variant_plan("prod", networkMode="ip-allowlist", allowedIps=["16.17.18.0/24", "20.60.1.7"])
+    assert plan.outputs["workspaceAllowedIps"] == ["16.17.18.0/24", "20.60.1.7"]
     assert one(plan, "azure-native:machinelearningservices:Workspace")["publicNetworkAccess"] == "Enabled"
     for other in example_plans.values():  # dev and test public, prod private
         assert other.outputs["workspaceAllowedIps"] == [], other.environment

@@ -20,23 +20,23 @@ def test_one_address_is_one_rule_however_written() -> None:
 
 
 def test_the_stack_output_is_read_as_pulumi_actions_hands_it_over() -> None:
-    assert parse_allowed('["203.0.113.0/24", "198.51.100.7/32", "198.51.100.7"]') == (
-        "203.0.113.0/24",
-        "198.51.100.7",
+    assert parse_allowed('["16.17.18.0/24", "20.60.1.7/32", "20.60.1.7"]') == (
+        "16.17.18.0/24",
+        "20.60.1.7",
     )
-    assert parse_allowed("203.0.113.0/24,198.51.100.7") == ("203.0.113.0/24", "198.51.100.7")
+    assert parse_allowed("16.17.18.0/24,20.60.1.7") == ("16.17.18.0/24", "20.60.1.7")
     assert parse_allowed("") == parse_allowed("[]") == ()
     with pytest.raises(RuleError, match="JSON list"):
-        parse_allowed('["203.0.113.0/24"')
+        parse_allowed('["16.17.18.0/24"')
     with pytest.raises(RuleError, match="list of addresses"):
         parse_allowed("[1, 2]")
 
 
 def test_changes_add_what_is_missing_and_remove_what_is_no_longer_listed() -> None:
-    todo = changes(["198.51.100.7/32", "192.0.2.0/24"], ["198.51.100.7", "203.0.113.0/24"])
-    assert todo.add == ("203.0.113.0/24",)
-    assert todo.remove == ("192.0.2.0/24",)
-    assert changes(["203.0.113.0/24"], ["203.0.113.0/24"]) == changes([], [])
+    todo = changes(["20.60.1.7/32", "20.60.2.0/24"], ["20.60.1.7", "16.17.18.0/24"])
+    assert todo.add == ("16.17.18.0/24",)
+    assert todo.remove == ("20.60.2.0/24",)
+    assert changes(["16.17.18.0/24"], ["16.17.18.0/24"]) == changes([], [])
 
 
 def test_an_empty_list_changes_nothing_and_calls_no_az(monkeypatch, capsys) -> None:
@@ -48,11 +48,11 @@ def test_an_empty_list_changes_nothing_and_calls_no_az(monkeypatch, capsys) -> N
 @pytest.mark.parametrize(
     ("environ", "message"),
     [
-        ({"ALLOWED_IPS": '["203.0.113.0/24"]', "WORKSPACE": "ws"}, "RESOURCE_GROUP empty"),
+        ({"ALLOWED_IPS": '["16.17.18.0/24"]', "WORKSPACE": "ws"}, "RESOURCE_GROUP empty"),
         ({"ALLOWED_IPS": '["10.0.0.0/8", "bad"]', "RESOURCE_GROUP": "rg", "WORKSPACE": "ws"}, "'bad'"),
         (
             {
-                "ALLOWED_IPS": str([f"203.0.{i // 250}.{i % 250}" for i in range(MAX_RULES + 1)]).replace(
+                "ALLOWED_IPS": str([f"16.17.{i // 250}.{i % 250}" for i in range(MAX_RULES + 1)]).replace(
                     "'", '"'
                 ),
                 "RESOURCE_GROUP": "rg",
