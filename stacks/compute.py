@@ -69,7 +69,7 @@ class MlCompute(pulumi.ComponentResource):
                     properties=ml.ComputeInstancePropertiesArgs(
                         vm_size=p.compute_instance_vm_size,
                         idle_time_before_shutdown=f"PT{p.compute_instance_idle_minutes}M",
-                        enable_node_public_ip=not s.network.private,
+                        enable_node_public_ip=s.network.mode == "public",
                         personal_compute_instance_settings=ml.PersonalComputeInstanceSettingsArgs(
                             assigned_user=ml.AssignedUserArgs(
                                 object_id=s.compute_instance_user, tenant_id=args.tenant_id
@@ -104,7 +104,7 @@ class MlCompute(pulumi.ComponentResource):
                         max_node_count=max_nodes,
                         node_idle_time_before_scale_down=f"PT{p.idle_scale_down_minutes}M",
                     ),
-                    enable_node_public_ip=not s.network.private,
+                    enable_node_public_ip=s.network.mode == "public",
                     remote_login_port_public_access="Disabled" if p.strict else "NotSpecified",
                 ),
             ),

@@ -234,6 +234,17 @@ def _network_checks(parsed: dict[str, Any], profile: Profile) -> list[Problem]:
             allowed_address(value)
         except ValueError as error:
             problems.append(Problem(_key("allowedIps"), str(error)))
+    if mode == "ip-allowlist" and parsed.get(_key("computeInstanceUser")):
+        # Azure reaches an IP-restricted workspace from the managed network's compute instances
+        # only through an outbound private endpoint to the workspace itself, a rule it takes only
+        # once the workspace exists; the stack does not manage one.
+        problems.append(
+            Problem(
+                _key("computeInstanceUser"),
+                "a compute instance cannot reach an ip-allowlist workspace (it needs a private endpoint "
+                "to the workspace that the stack does not create): leave it out or use networkMode private",
+            )
+        )
     if parsed.get(_key("vnetId")) and mode != "private":
         problems.append(Problem(_key("vnetId"), f"applies to networkMode private only, the mode is {mode}"))
     return problems

@@ -82,7 +82,9 @@ class MlEnvironment(pulumi.ComponentResource):
                     else {}
                 ),
                 deployer_principal_id=ci.principal_id,
-                approvers={"workspace": workspace.principal_id} if settings.network.private else None,
+                approvers={"workspace": workspace.principal_id}
+                if settings.network.mode != "public"
+                else None,
             ),
             opts=child,
         )

@@ -147,7 +147,11 @@ class MlWorkspace(pulumi.ComponentResource):
             opts=self._stateful(child),
             **common,
         )
-        managed = n.private
+        # ip-allowlist keeps the managed network too: only the inbound side is public. Compute
+        # then has no public IP and reaches the firewalled storage through the network's own
+        # private endpoints ("Workspace managed virtual network isolation", "Scenario: Enable
+        # access from selected IP addresses").
+        managed = n.mode != "public"
         outbound = (
             {
                 # Environments are built once (in the first environment, with internet access)

@@ -96,9 +96,9 @@ def _acr_baseline(_: str, props: Props) -> Iterator[str]:
         yield "anonymousPullEnabled must be false"
 
 
-def _acr_private(_: str, props: Props) -> Iterator[str]:
+def _acr_private(name: str, props: Props) -> Iterator[str]:
     yield from _expect(props, ("sku", "name"), "Premium", "sku.name")
-    yield from _expect(props, ("publicNetworkAccess",), "Disabled", "publicNetworkAccess")
+    yield from _no_open_network(("networkRuleSet", "defaultAction"))(name, props)
 
 
 def _workspace_identity(_: str, props: Props) -> Iterator[str]:
@@ -107,7 +107,8 @@ def _workspace_identity(_: str, props: Props) -> Iterator[str]:
 
 
 def _workspace_private(_: str, props: Props) -> Iterator[str]:
-    yield from _expect(props, ("publicNetworkAccess",), "Disabled", "publicNetworkAccess")
+    # Inbound (public access off, or IP rules) is the stack rule `workspace-inbound-closed`:
+    # a workspace's IP rules are not among its resource inputs.
     yield from _expect(
         props,
         ("managedNetwork", "isolationMode"),
@@ -336,7 +337,7 @@ RULES: tuple[Rule, ...] = (
     ),
     Rule(
         "acr-premium-private",
-        "Container registry: Premium with public network access off.",
+        "Container registry: Premium, public network access off or deny-by-default with an IP allow list.",
         "strict",
         (ACR,),
         _acr_private,
@@ -350,7 +351,7 @@ RULES: tuple[Rule, ...] = (
     ),
     Rule(
         "workspace-private-network",
-        "ML workspace: no public network access, managed network with approved outbound only.",
+        "ML workspace: managed network with approved outbound only.",
         "strict",
         (WORKSPACE,),
         _workspace_private,
@@ -627,6 +628,25 @@ def _locks_grantable(resources: list[StackResource]) -> Iterator[tuple[str, str]
         )
 
 
+def _workspace_inbound(resources: list[StackResource]) -> Iterator[tuple[str, str]]:
+    """Public access off, or the ip-allowlist mode: every storage account deny-by-default with an
+    allow list, whose addresses the infra workflow also sets on the workspace after `pulumi up`
+    (stacks.workspace_ip_rules; the provider's Workspace takes no IP rules)."""
+    accounts = _of(resources, STORAGE)
+    allow_list = bool(accounts) and all(
+        _get(r.props, "networkRuleSet", "defaultAction") == "Deny"
+        and _get(r.props, "networkRuleSet", "ipRules")
+        for r in accounts
+    )
+    for w in _of(resources, WORKSPACE):
+        if _get(w.props, "publicNetworkAccess") != "Disabled" and not allow_list:
+            yield (
+                w.name,
+                "publicNetworkAccess must be 'Disabled', or the stack in ip-allowlist mode "
+                "(storage deny-by-default with forge:allowedIps, which the infra workflow also sets on the workspace)",
+            )
+
+
 STACK_RULES: tuple[StackRule, ...] = (
     StackRule(
         "private-endpoints-and-dns",
@@ -634,6 +654,12 @@ STACK_RULES: tuple[StackRule, ...] = (
         "with Microsoft's private DNS zones linked to the VNet.",
         "mandatory",
         _private_endpoints,
+    ),
+    StackRule(
+        "workspace-inbound-closed",
+        "ML workspace: public network access off, or ip-allowlist mode (IP rules set after `pulumi up`).",
+        "strict",
+        _workspace_inbound,
     ),
     StackRule(
         "runner-path-present",

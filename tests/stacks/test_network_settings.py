@@ -81,6 +81,17 @@ def test_compute_instance_user_and_generation() -> None:
             "at most 200",
         ),
         (
+            "test",
+            {
+                "networkMode": "ip-allowlist",
+                "allowedIps": '["16.17.18.0/24"]',
+                "containerRegistrySku": "Premium",
+                "computeInstanceUser": "00000000-0000-0000-0000-0000000000aa",
+            },
+            "forge:computeInstanceUser",
+            "cannot reach an ip-allowlist workspace",
+        ),
+        (
             "prod",
             {"networkMode": "ip-allowlist", "allowedIps": '["16.17.18.6/31"]'},
             "forge:allowedIps",

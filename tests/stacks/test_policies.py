@@ -40,8 +40,8 @@ VIOLATIONS = {
     "workspace-managed-identity": ("azure-native:machinelearningservices:Workspace", "identity.type", "None"),
     "workspace-private-network": (
         "azure-native:machinelearningservices:Workspace",
-        "publicNetworkAccess",
-        "Enabled",
+        "managedNetwork.isolationMode",
+        "AllowInternetOutbound",
     ),
     "compute-no-public-ip-no-ssh": (
         "azure-native:machinelearningservices:Compute",
@@ -178,6 +178,17 @@ STACK_VIOLATIONS = {
                     "level": "CanNotDelete",
                 },
             ),
+        ],
+    ),
+    # Public inbound while storage is private: neither closed nor the ip-allowlist mode.
+    "workspace-inbound-closed": lambda plan: Plan(
+        plan.project,
+        plan.environment,
+        [
+            replace(r, properties={**r.properties, "publicNetworkAccess": "Enabled"})
+            if r.type == "azure-native:machinelearningservices:Workspace"
+            else r
+            for r in plan.resources
         ],
     ),
     "shared-key-stays-off": lambda plan: _without(

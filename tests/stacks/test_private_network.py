@@ -244,6 +244,29 @@ def test_ip_allowlist_mode_keeps_endpoints_public_but_closed(variant_plan) -> No
     acr = one(plan, "azure-native:containerregistry:Registry")
     assert acr["networkRuleSet"]["ipRules"] == [{"action": "Allow", "iPAddressOrRange": "16.17.18.0/24"}]
     assert plan.outputs["runnerLabels"] == []
+    # Only inbound is public: the managed network (approved outbound only, provisioned with the
+    # workspace, its private endpoint to the shared registry approved by the workspace identity)
+    # stays, compute has no public IP, and the strict policies pass.
+    ws = one(plan, "azure-native:machinelearningservices:Workspace")
+    assert ws["publicNetworkAccess"] == "Enabled" and ws["provisionNetworkNow"] is True
+    assert ws["managedNetwork"]["isolationMode"] == "AllowOnlyApprovedOutbound"
+    assert ws["managedNetwork"]["outboundRules"]["shared-registry"]["destination"]["subresourceTarget"] == (
+        "amlregistry"
+    )
+    clusters = [
+        c.properties["properties"]["properties"]
+        for c in plan.of_type("azure-native:machinelearningservices:Compute")
+    ]
+    assert clusters and all(c["enableNodePublicIp"] is False for c in clusters)
+    approvers = [
+        a for a in plan.of_type("azure-native:authorization:RoleAssignment") if a.name.endswith("-approver")
+    ]
+    assert [a.properties["roleDefinitionId"].rsplit("/", 1)[-1] for a in approvers] == [
+        "b556d68e-0be0-4f35-a333-ad7ee1ce17ea"
+    ]
+    from stacks.policies import evaluate
+
+    assert [v for v in evaluate(plan, strict=True) if v.level == "mandatory"] == []
 
 
 def test_ip_allowlist_mode_exports_the_workspace_rules_for_the_infra_workflow(
