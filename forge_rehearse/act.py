@@ -211,7 +211,7 @@ class Rehearsal:
         stop_all_scorers(self.double)
 
     def inject(self, **faults: str) -> None:
-        """Faults the double plays: fail-after-shift=<deployment name>."""
+        """Faults the double plays: fail-after-shift=<deployment name>, throttle=<operation> (429)."""
         (self.double / "faults.json").write_text(json.dumps(faults))
 
     def sync(self) -> None:
@@ -385,7 +385,14 @@ def run(
         "--no-cache-server",
         "--pull=false",
     ]
-    for label in sorted(runner_labels(rehearsal.repo / ".github" / "workflows")):
+    # Every label a job may run on: the workflows' own and those RUNNERS routes to (an
+    # ip-allowlist environment's runners have labels no workflow names). act skips a job whose
+    # labels it has no platform for, which would pass silently.
+    labels = runner_labels(rehearsal.repo / ".github" / "workflows")
+    runners = (variables or {}).get("RUNNERS", rehearsal.repo_vars.get("RUNNERS"))
+    for routed in json.loads(runners or "{}").values():
+        labels |= {routed} if isinstance(routed, str) else set(routed)
+    for label in sorted(labels):
         args += ["-P", f"{label}=-self-hosted"]
     for ref in sorted(refs):
         repo = ref.split("@", 1)[0]

@@ -341,6 +341,11 @@ class Ctx:
         except Refused as refused:
             self.store.log({**entry, "result": "refused", "reason": refused.code, "message": str(refused)})
             raise
+        if self.store.state["faults"].get("throttle") == operation:
+            # Azure Resource Manager's throttling, still there after the CLI's own retries.
+            message = f"(TooManyRequests) {operation}: the request was throttled; retry after 60 seconds"
+            self.store.log({**entry, "result": "refused", "reason": "throttled", "message": message})
+            raise AzError(message)
         self.store.log({**entry, "result": "ok"})
 
     def workspace(self) -> tuple[Resource, dict[str, Any]]:

@@ -210,9 +210,9 @@ def _scopes(plan: Plan) -> dict[str, str]:
 def _repository_runners(plans: list[Plan]) -> dict[str, list[str]] | None:
     """The RUNNERS variable the host stack sets (environment → labels); None if it is not planned."""
     for plan in plans:
-        raw = plan.outputs.get("runners")
-        if isinstance(raw, str):
-            return json.loads(raw)
+        for variable in plan.of_type("github:index/actionsVariable:ActionsVariable"):
+            if variable.properties.get("variableName") == "RUNNERS":
+                return json.loads(variable.properties["value"])
     return None
 
 
