@@ -290,16 +290,35 @@ def _runner_is_hosted() -> bool:
     return not labels or any("self-hosted" not in group for group in labels)
 
 
-def _runner_egress() -> str | None:
-    """The job's public egress address, if its runner has a fixed one (a rehearsal sets
-    FORGE_RUNNER_EGRESS_IP, see `act.run`); None for a GitHub-hosted runner."""
+def _runner_egress(world: World | None = None) -> str | None:
+    """The job's public egress address, if its runner has a fixed one: FORGE_RUNNER_EGRESS_IP when
+    the rehearsal sets it (`act.run(egress_ip=...)`), else, for a job on the runners RUNNERS names
+    for an ip-allowlist environment (`forge:allowlistRunners`), an address of that environment's
+    allow list, which is what those runners promise; None for a GitHub-hosted runner."""
     value = os.environ.get("FORGE_RUNNER_EGRESS_IP", "").strip()
     if not value:
-        return None
+        return _allow_listed_egress(world) if world is not None else None
     try:
         return str(ipaddress.IPv4Address(value))
     except ValueError:
         raise UsageError(f"FORGE_RUNNER_EGRESS_IP={value!r} is not an IPv4 address") from None
+
+
+def _allow_listed_egress(world: World) -> str | None:
+    recorded = os.environ.get("FORGE_RUNS_ON")
+    if not recorded:
+        return None
+    labels = json.loads(recorded)
+    labels = [labels] if isinstance(labels, str) else labels
+    routes = json.loads(world.variables.get("", {}).get("RUNNERS") or "{}")
+    for environment, routed in routes.items():
+        if (routed if isinstance(routed, list) else [routed]) != labels:
+            continue
+        for account in world.of_kind("storage", environment):
+            if account.allowed_ips:
+                network = ipaddress.IPv4Network(account.allowed_ips[0], strict=False)
+                return str(network.network_address + (1 if network.num_addresses > 1 else 0))
+    return None
 
 
 @dataclass
@@ -324,7 +343,11 @@ class Ctx:
                 "no identity of any stack has this client ID"
             )
         return Caller(
-            identity.client_id, identity.principal_id, identity.name, _runner_is_hosted(), _runner_egress()
+            identity.client_id,
+            identity.principal_id,
+            identity.name,
+            _runner_is_hosted(),
+            _runner_egress(self.world),
         )
 
     def authorize(self, operation: str, target: Resource) -> None:

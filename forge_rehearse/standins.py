@@ -104,7 +104,7 @@ def pulumi() -> int:
         from .az import UsageError, _runner_egress, _runner_is_hosted
 
         try:
-            egress = _runner_egress()
+            egress = _runner_egress(store.world)
         except UsageError as exc:
             return _fail(str(exc))
         caller = Caller(identity.client_id, identity.principal_id, identity.name, _runner_is_hosted(), egress)

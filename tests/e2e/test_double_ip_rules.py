@@ -21,7 +21,7 @@ from .conftest import NEEDS_ACT, trusted_token
 ALLOWED = "16.17.18.0/24"  # Microsoft's own example range (a public, non-reserved block)
 LISTED = "16.17.18.77"
 UNLISTED = "20.50.60.70"
-ENV = "test"  # allow-listed here; prod's strict policies refuse public endpoints, which the stand-in enforces
+ENV = "test"  # the environment in ip-allowlist mode here
 
 
 @pytest.fixture(scope="module")
@@ -469,3 +469,17 @@ jobs:
         f"group={per_env['dev']['AZURE_RESOURCE_GROUP']} workspace={per_env['dev']['AZURE_ML_WORKSPACE']}"
     )
     assert expected in result.step_log
+
+
+def test_jobs_on_the_allow_listed_runners_get_an_address_of_the_list(allowlist_world, monkeypatch) -> None:
+    """Without FORGE_RUNNER_EGRESS_IP, a job on the runners RUNNERS names for an ip-allowlist
+    environment egresses from that environment's list; any other job has no fixed address."""
+    world = World.from_json(allowlist_world.to_json())
+    world.variables.setdefault("", {})["RUNNERS"] = json.dumps({ENV: ["self-hosted", "static-egress"]})
+    monkeypatch.delenv("FORGE_RUNNER_EGRESS_IP", raising=False)
+    monkeypatch.setenv("FORGE_RUNS_ON", json.dumps(["self-hosted", "static-egress"]))
+    assert az._runner_egress(world) == "16.17.18.1"
+    monkeypatch.setenv("FORGE_RUNS_ON", json.dumps("ubuntu-24.04"))
+    assert az._runner_egress(world) is None
+    monkeypatch.setenv("FORGE_RUNNER_EGRESS_IP", UNLISTED)  # a rehearsal playing another runner
+    assert az._runner_egress(world) == UNLISTED

@@ -1,10 +1,11 @@
 """`networkMode: ip-allowlist` under act: the infra workflow closes the workspace after `pulumi up`.
 
 The default render with prod switched to `ip-allowlist` (`forge:allowedIps`) and its jobs routed,
-through the host stack's `forge:allowlistRunners`, to runners whose egress is in that list. The
-double keeps the workspace's IP rules the step sets and refuses, on every data plane, a runner
-whose address is in no rule (storage and container registry from the plan, the workspace from
-the rules). Its rules one by one are in test_double_ip_rules.py.
+through the host stack's `forge:allowlistRunners`, to runners whose egress is in that list (the
+double gives jobs on those runners an address of the list; `egress_ip=` plays any other runner).
+The double keeps the workspace's IP rules the step sets and refuses, on every data plane, a
+runner whose address is in no rule (storage and container registry from the plan, the workspace
+from the rules). Its rules one by one are in test_double_ip_rules.py.
 """
 
 from __future__ import annotations
@@ -23,7 +24,6 @@ from .conftest import NEEDS_ACT, trusted_token
 pytestmark = NEEDS_ACT
 
 ALLOWED = "16.17.18.0/24"  # Microsoft's example range
-RUNNER_IP = "16.17.18.10"  # the allow-listed runners' egress
 OUTSIDE_IP = "20.60.1.77"  # a runner whose address is in no rule
 STALE = "16.17.19.0/24"  # a rule left from an earlier allow list
 LABEL = "prod-static-egress"
@@ -95,7 +95,7 @@ def test_infra_up_leaves_the_workspace_accepting_exactly_the_allowed_addresses(
     assert as_deployer(rehearsal, "prod", "ml", "workspace", "network-rule", "add", "--ip-address", STALE,
                        monkeypatch=monkeypatch) == 0  # fmt: skip
     assert rules(rehearsal, "prod") == [STALE]
-    up = green(act.run(rehearsal, "infra.yml", "push", egress_ip=RUNNER_IP))
+    up = green(act.run(rehearsal, "infra.yml", "push"))
     assert rules(rehearsal, "prod") == [ALLOWED], up.output[-6000:]
     changed = [
         (o["operation"], o["caller"], o["result"])
@@ -112,22 +112,22 @@ def test_infra_up_leaves_the_workspace_accepting_exactly_the_allowed_addresses(
     assert rules(rehearsal, "dev") == rules(rehearsal, "test") == []
     assert "nothing to do" in up.output
     # A second `up` finds nothing to change.
-    again = green(act.run(rehearsal, "infra.yml", "push", egress_ip=RUNNER_IP))
+    again = green(act.run(rehearsal, "infra.yml", "push"))
     assert [o["operation"] for o in again.operations if "network-rule" in o["operation"]] == [
         "az ml workspace network-rule list"
     ]
 
 
 def test_prod_deploys_from_allow_listed_runners_and_is_refused_from_any_other(rehearsal) -> None:
-    green(act.run(rehearsal, "infra.yml", "push", egress_ip=RUNNER_IP))
-    green(act.run(rehearsal, "train.yml", inputs={"reason": "manual"}, egress_ip=RUNNER_IP))
+    green(act.run(rehearsal, "infra.yml", "push"))
+    green(act.run(rehearsal, "train.yml", inputs={"reason": "manual"}))
     refused = act.run(rehearsal, "deploy.yml", egress_ip=OUTSIDE_IP)
     assert not refused.ok, "prod took a deployment from an address outside forge:allowedIps"
     errors = "\n".join(refused.errors())
     assert OUTSIDE_IP in errors and ALLOWED in errors, errors or refused.output[-3000:]
     prod = [o for o in refused.operations if o.get("result") == "refused"]
     assert prod and all("prod" in o["target"] for o in prod), prod
-    green(act.run(rehearsal, "deploy.yml", egress_ip=RUNNER_IP))
+    green(act.run(rehearsal, "deploy.yml"))
 
 
 def _plans(project: Path) -> list:
@@ -170,7 +170,7 @@ def test_a_throttled_rule_change_turns_the_run_red_and_narrows_nothing(rehearsal
     assert as_deployer(rehearsal, "prod", "ml", "workspace", "network-rule", "add", "--ip-address", STALE,
                        monkeypatch=monkeypatch) == 0  # fmt: skip
     rehearsal.inject(throttle="az ml workspace network-rule add")
-    result = act.run(rehearsal, "infra.yml", "push", egress_ip=RUNNER_IP)
+    result = act.run(rehearsal, "infra.yml", "push")
     assert not result.ok, "a throttled rule change passed"
     errors = "\n".join(result.errors())
     assert "workspace IP rules" in errors and "TooManyRequests" in errors, errors or result.output[-3000:]
