@@ -170,6 +170,12 @@ def as_table(plans: list[Plan], violations: dict[str, list[Violation]], show_vio
             for r in custom
         ]
         lines += _table(rows)
+        allowed = plan.outputs.get("workspaceAllowedIps")
+        if allowed:
+            # Not a resource of the stack: the infra workflow sets them after `pulumi up`.
+            lines.append(
+                f"  + workspace IP rules, set after `pulumi up` by the infra workflow: {', '.join(allowed)}"
+            )
         if show_violations and found:
             lines.append("")
             lines += [f"  [{v.level}] {v.policy} on {v.resource}: {v.message}" for v in found]

@@ -284,6 +284,13 @@ def test_ip_allowlist_mode_exports_the_workspace_rules_for_the_infra_workflow(
     assert one(plan, "azure-native:machinelearningservices:Workspace")["publicNetworkAccess"] == "Enabled"
     for other in example_plans.values():  # dev and test public, prod private
         assert other.outputs["workspaceAllowedIps"] == [], other.environment
+    # `plan` shows them under the stack's resources, as the step that sets them.
+    from generator.plan_render import as_table
+
+    assert "workspace IP rules, set after `pulumi up` by the infra workflow: 16.17.18.0/24, 20.60.1.7" in (
+        as_table([plan], {}, show_violations=False)
+    )
+    assert "workspace IP rules" not in as_table(list(example_plans.values()), {}, show_violations=False)
 
 
 def test_an_existing_vnet_is_taken_by_resource_id(variant_plan) -> None:
