@@ -86,27 +86,17 @@ def _run_az(argv: Sequence[str]) -> str:
 
 def reconcile(resource_group: str, workspace: str, wanted: Sequence[str], az: Az = _run_az) -> Changes:
     """Make the workspace's IP rules exactly `wanted`; returns what changed."""
-    target = ["--resource-group", resource_group, "--workspace-name", workspace]
-    listed = json.loads(az(["ml", "workspace", "network-rule", "list", *target, "--query", "ipRules",
-                            "--output", "json"]) or "[]")  # fmt: skip
-    current = [rule["value"] for rule in listed or []]
-    todo = changes(current, wanted)
+
+    def rule(verb: str, *rest: str) -> str:
+        target = ("--resource-group", resource_group, "--workspace-name", workspace)
+        return az(["ml", "workspace", "network-rule", verb, *target, *rest])
+
+    listed = json.loads(rule("list", "--query", "ipRules", "--output", "json") or "[]")
+    todo = changes([r["value"] for r in listed or []], wanted)
     for address in todo.add:
-        az(["ml", "workspace", "network-rule", "add", *target, "--ip-address", address, "--output", "none"])
+        rule("add", "--ip-address", address, "--output", "none")
     for address in todo.remove:
-        az(
-            [
-                "ml",
-                "workspace",
-                "network-rule",
-                "remove",
-                *target,
-                "--ip-address",
-                address,
-                "--output",
-                "none",
-            ]
-        )
+        rule("remove", "--ip-address", address, "--output", "none")
     return todo
 
 
