@@ -55,7 +55,9 @@ def _next(version: str, part: int) -> str:
 
 def test_prepare_bumps_opens_the_section_commits_and_tags(checkout, capsys):
     current = _version(checkout)
-    new = _next(current, 2)
+    # A minor bump: a breaking one while the major is 0, so it fits whatever [Unreleased] holds
+    # (a destructive upgrade note needs it; a patch bump would be refused then).
+    new = _next(current, 1)
     assert release.main(["--root", str(checkout), "prepare", new, "--date", "2026-12-24"]) == 0
     assert f"git push origin HEAD v{new}" in capsys.readouterr().out
     assert _version(checkout) == new
