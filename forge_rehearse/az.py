@@ -590,13 +590,18 @@ def network_rule_list(ctx: Ctx) -> Any:
     return state.get("network_acls") or _open()
 
 
+def _rule_change(ctx: Ctx, verb: str) -> tuple[Resource, dict[str, Any], str, ipaddress.IPv4Network, dict]:
+    """What `network-rule add|remove` works on: the workspace, its state, the address as given and
+    as a network, and the workspace's networkAcls (open if nobody restricted it yet)."""
+    ws, state = ctx.workspace()
+    ctx.authorize(f"az ml workspace network-rule {verb}", ws)
+    value = ctx.args["ip-address"].strip()
+    return ws, state, value, _ip_rule(value), state.get("network_acls") or _open()
+
+
 @command("ml workspace network-rule add", NETWORK_RULE, (*WS_REQUIRED, "ip-address"))
 def network_rule_add(ctx: Ctx) -> Any:
-    ws, state = ctx.workspace()
-    ctx.authorize("az ml workspace network-rule add", ws)
-    value = ctx.args["ip-address"].strip()
-    network = _ip_rule(value)
-    acls = state.get("network_acls") or _open()
+    ws, state, value, network, acls = _rule_change(ctx, "add")
     if _rule_index(acls["ipRules"], network) is None:
         if len(acls["ipRules"]) >= addresses.MAX_IP_RULES:
             raise AzError(
@@ -612,11 +617,7 @@ def network_rule_add(ctx: Ctx) -> Any:
 
 @command("ml workspace network-rule remove", NETWORK_RULE, (*WS_REQUIRED, "ip-address"))
 def network_rule_remove(ctx: Ctx) -> Any:
-    ws, state = ctx.workspace()
-    ctx.authorize("az ml workspace network-rule remove", ws)
-    value = ctx.args["ip-address"].strip()
-    network = _ip_rule(value)
-    acls = state.get("network_acls") or _open()
+    ws, _, value, network, acls = _rule_change(ctx, "remove")  # acls: the stored dict
     index = _rule_index(acls["ipRules"], network)
     if index is None:
         raise AzError(f"(BadRequest) workspace {ws.name} has no IP rule for {value}")

@@ -550,19 +550,15 @@ _OPERATIONS += (
         scope="workspace",
         source=_PRIVATE_LINK_DOC,
     ),
-    Operation(
-        name="az ml workspace network-rule add",
-        actions=(_WORKSPACE_READ, f"{_ML}/workspaces/write"),
-        plane="arm",
-        scope="workspace",
-        source=_PRIVATE_LINK_DOC,
-    ),
-    Operation(
-        name="az ml workspace network-rule remove",
-        actions=(_WORKSPACE_READ, f"{_ML}/workspaces/write"),
-        plane="arm",
-        scope="workspace",
-        source=_PRIVATE_LINK_DOC,
+    *(
+        Operation(
+            name=f"az ml workspace network-rule {verb}",
+            actions=(_WORKSPACE_READ, f"{_ML}/workspaces/write"),
+            plane="arm",
+            scope="workspace",
+            source=_PRIVATE_LINK_DOC,
+        )
+        for verb in ("add", "remove")
     ),
 )
 OPERATIONS: dict[str, Operation] = {op.name: op for op in _OPERATIONS}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import sys
@@ -76,3 +77,39 @@ def trusted_token(world, client_id: str) -> str:
     return oidc_token(
         identity.subjects[0] if identity and identity.subjects else "repo:unknown/unknown:ref:x"
     )
+
+
+def double_calls(world, project: Path, home: Path, monkeypatch, capsys):
+    """`call(*argv, egress=None)` runs the double in-process on `world`, as a job of `project` on a
+    GitHub-hosted runner (or one egressing from `egress`); `call.login(env, variable)` logs in as
+    that environment's identity, `call.ws(env)` names its workspace."""
+    from forge_rehearse import act, az
+
+    home.mkdir()
+    (home / "world.json").write_text(world.to_json())
+    monkeypatch.setenv("FORGE_DOUBLE_HOME", str(home))
+    monkeypatch.setenv("FORGE_RUNS_ON", json.dumps("ubuntu-24.04"))
+    monkeypatch.delenv("FORGE_RUNNER_EGRESS_IP", raising=False)
+    monkeypatch.chdir(project)
+    _, per_env = act.default_variables(project, world)
+
+    def call(*argv: str, egress: str | None = None) -> tuple[int, str, str]:
+        if egress is None:
+            monkeypatch.delenv("FORGE_RUNNER_EGRESS_IP", raising=False)
+        else:
+            monkeypatch.setenv("FORGE_RUNNER_EGRESS_IP", egress)
+        code = az.main(list(argv))
+        out = capsys.readouterr()
+        return code, out.out, out.err
+
+    def login(env: str, variable: str) -> None:
+        client = per_env[env][variable]
+        assert call("login", "--service-principal", "--username", client, "--tenant", "t",
+                    "--federated-token", trusted_token(world, client))[0] == 0  # fmt: skip
+
+    def ws(env: str) -> list[str]:
+        return ["--resource-group", per_env[env]["AZURE_RESOURCE_GROUP"],
+                "--workspace-name", per_env[env]["AZURE_ML_WORKSPACE"]]  # fmt: skip
+
+    call.login, call.ws, call.vars, call.home = login, ws, per_env, home
+    return call

@@ -8,35 +8,13 @@ from pathlib import Path
 import pytest
 
 from forge_rehearse import az
-from forge_rehearse.act import default_variables
 
-from .conftest import trusted_token
+from .conftest import double_calls
 
 
 @pytest.fixture()
 def double(default_world, default_project: Path, tmp_path: Path, monkeypatch, capsys):
-    home = tmp_path / "double"
-    home.mkdir()
-    (home / "world.json").write_text(default_world.to_json())
-    monkeypatch.setenv("FORGE_DOUBLE_HOME", str(home))
-    monkeypatch.setenv("FORGE_RUNS_ON", json.dumps("ubuntu-24.04"))
-    monkeypatch.chdir(default_project)
-    _, per_env = default_variables(default_project, default_world)
-
-    def call(*argv: str) -> tuple[int, str, str]:
-        code = az.main(list(argv))
-        out = capsys.readouterr()
-        return code, out.out, out.err
-
-    def login(env: str, variable: str) -> None:
-        client = per_env[env][variable]
-        assert call("login", "--service-principal", "--username", client, "--tenant", "t",
-                    "--federated-token", trusted_token(default_world, client))[0] == 0  # fmt: skip
-
-    call.login = login
-    call.vars = per_env
-    call.home = home
-    return call
+    return double_calls(default_world, default_project, tmp_path / "double", monkeypatch, capsys)
 
 
 def ws(env: str, per_env) -> list[str]:

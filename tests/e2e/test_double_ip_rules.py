@@ -16,7 +16,7 @@ from forge_rehearse import access, act, az, standins
 from forge_rehearse.world import World, from_plans
 from stacks import permissions
 
-from .conftest import NEEDS_ACT, trusted_token
+from .conftest import NEEDS_ACT, double_calls
 
 ALLOWED = "16.17.18.0/24"  # Microsoft's own example range (a public, non-reserved block)
 LISTED = "16.17.18.77"
@@ -49,47 +49,16 @@ def allowlist_world(allowlist_program: Path) -> World:
     return from_plans([plan_program(allowlist_program, ENV)])
 
 
-def _double(world: World, project: Path, home: Path, monkeypatch, capsys):
-    home.mkdir()
-    (home / "world.json").write_text(world.to_json())
-    monkeypatch.setenv("FORGE_DOUBLE_HOME", str(home))
-    monkeypatch.setenv("FORGE_RUNS_ON", json.dumps("ubuntu-24.04"))
-    monkeypatch.delenv("FORGE_RUNNER_EGRESS_IP", raising=False)
-    monkeypatch.chdir(project)
-    _, per_env = act.default_variables(project, world)
-
-    def call(*argv: str, egress: str | None = None) -> tuple[int, str, str]:
-        if egress is None:
-            monkeypatch.delenv("FORGE_RUNNER_EGRESS_IP", raising=False)
-        else:
-            monkeypatch.setenv("FORGE_RUNNER_EGRESS_IP", egress)
-        code = az.main(list(argv))
-        out = capsys.readouterr()
-        return code, out.out, out.err
-
-    def login(env: str, variable: str) -> None:
-        client = per_env[env][variable]
-        assert call("login", "--service-principal", "--username", client, "--tenant", "t",
-                    "--federated-token", trusted_token(world, client))[0] == 0  # fmt: skip
-
-    def ws(env: str) -> list[str]:
-        return ["--resource-group", per_env[env]["AZURE_RESOURCE_GROUP"],
-                "--workspace-name", per_env[env]["AZURE_ML_WORKSPACE"]]  # fmt: skip
-
-    call.login, call.ws, call.vars, call.home = login, ws, per_env, home
-    return call
-
-
 @pytest.fixture()
 def double(allowlist_world, default_project: Path, tmp_path: Path, monkeypatch, capsys):
     """The double over ENV in `ip-allowlist` mode."""
-    return _double(allowlist_world, default_project, tmp_path / "double", monkeypatch, capsys)
+    return double_calls(allowlist_world, default_project, tmp_path / "double", monkeypatch, capsys)
 
 
 @pytest.fixture()
 def public_double(default_world, default_project: Path, tmp_path: Path, monkeypatch, capsys):
     """The double over the default project's environments (dev is `public`)."""
-    return _double(default_world, default_project, tmp_path / "double", monkeypatch, capsys)
+    return double_calls(default_world, default_project, tmp_path / "double", monkeypatch, capsys)
 
 
 def rule(double, verb: str, address: str, env: str = ENV) -> tuple[int, str, str]:
