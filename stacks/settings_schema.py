@@ -411,7 +411,7 @@ SETTINGS: tuple[Setting, ...] = (
         key="allowedIps",
         kind=list,
         description="Public IPv4 addresses or CIDR ranges allowed in (`ip-allowlist`): storage, Key Vault, "
-        "container registry and, after each `pulumi up`, the workspace. No private (RFC 1918) ranges, no /31; "
+        "container registry and, after each `pulumi up`, the workspace. No reserved ranges (RFC 1918 private, documentation, shared 100.64/10, ...), no /31; "
         "at most 200 (the workspace's limit).",
         default=(),
         pattern=IPV4_OR_CIDR_PATTERN,
