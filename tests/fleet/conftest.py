@@ -13,7 +13,7 @@ import pytest
 
 # The tests import their helpers as `fleet_repos`, whatever pytest's import mode.
 sys.path.insert(0, str(Path(__file__).parent))
-from fleet_repos import RICH_V1, RICH_V2, V1, V2, commit_all, run_git, write_tree
+from fleet_repos import RICH_V1, RICH_V2, V1, V2, commit_all, run_git, tagged_template, write_tree
 from github_standin import GitHubStandIn
 
 
@@ -45,16 +45,7 @@ def _isolated(_git_identity: None, tmp_path: Path, monkeypatch: pytest.MonkeyPat
 @pytest.fixture(scope="session")
 def template(_git_identity: None, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A template repository tagged v1.0.0 and v2.0.0."""
-    root = tmp_path_factory.mktemp("template") / "template"
-    root.mkdir()
-    run_git(root, "init", "--quiet", "-b", "main")
-    write_tree(root, V1)
-    commit_all(root, "v1")
-    run_git(root, "tag", "v1.0.0")
-    write_tree(root, V2)
-    commit_all(root, "v2")
-    run_git(root, "tag", "v2.0.0")
-    return root
+    return tagged_template(tmp_path_factory.mktemp("template") / "template", {"v1.0.0": V1, "v2.0.0": V2})
 
 
 @pytest.fixture(scope="session")

@@ -78,6 +78,17 @@ def commit_all(repo: Path, message: str) -> str:
     return run_git(repo, "rev-parse", "HEAD").strip()
 
 
+def tagged_template(root: Path, versions: dict[str, dict[str, str | bytes | None]]) -> Path:
+    """A template repository at `root` with one commit and tag per version (`{"v1.0.0": files}`)."""
+    root.mkdir(parents=True)
+    run_git(root, "init", "--quiet", "-b", "main")
+    for tag, files in versions.items():
+        write_tree(root, files)
+        commit_all(root, tag)
+        run_git(root, "tag", tag)
+    return root
+
+
 def answers(repo: Path, rev: str) -> dict:
     return yaml.safe_load(run_git(repo, "show", f"{rev}:.copier-answers.yml"))
 

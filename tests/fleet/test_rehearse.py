@@ -14,7 +14,14 @@ from pathlib import Path
 
 import copier
 import pytest
-from fleet_repos import branches, commit_all, remote_branches, run_git, with_remote, write_tree
+from fleet_repos import (
+    branches,
+    commit_all,
+    remote_branches,
+    run_git,
+    tagged_template,
+    with_remote,
+)
 
 from generator.cli import main
 
@@ -60,14 +67,7 @@ V2 = {**V1, "check.py": CHECK_V2, "README.md": "# project\n\nChecked by ci.yml.\
 
 @pytest.fixture(scope="session")
 def ci_template(_git_identity: None, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    root = tmp_path_factory.mktemp("ci-template") / "template"
-    root.mkdir()
-    run_git(root, "init", "--quiet", "-b", "main")
-    for tag, files in (("v1.0.0", V1), ("v2.0.0", V2)):
-        write_tree(root, files)
-        commit_all(root, tag)
-        run_git(root, "tag", tag)
-    return root
+    return tagged_template(tmp_path_factory.mktemp("ci-template") / "template", {"v1.0.0": V1, "v2.0.0": V2})
 
 
 def project(template: Path, tmp_path: Path, name: str) -> Path:
